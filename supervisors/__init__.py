@@ -1,0 +1,1 @@
+"""supervisors: Erlang/OTP-style supervision trees for trio (domain-free)."""
