@@ -1,0 +1,66 @@
+"""Provider adapters: the only layer that speaks HTTP to LLM providers.
+
+One adapter per provider (:class:`OpenAIAdapter` also serves any OpenAI-compatible server),
+all implementing :class:`ProviderAdapter`; :func:`create_adapter` builds one by name and
+:func:`wrap_custom_adapter` adapts a user's own class. The wire parsers are sans-IO classes
+(feed bytes, get events) usable without any network: :class:`SSEParser`,
+:class:`NDJSONParser` and one stream decoder per provider.
+"""
+
+from __future__ import annotations
+
+from .anthropic import AnthropicAdapter, AnthropicStreamDecoder
+from .base import AdapterSettings, ProviderAdapter, TransportKind
+from .custom import CustomAdapterWrapper, NativeAdapter, wrap_custom_adapter
+from .errormap import error_from_body, map_transport_error
+from .gemini import GeminiAdapter, GeminiStreamDecoder
+from .http import EventStream, HttpAdapter
+from .llamacpp import LlamaCppAdapter
+from .ndjson import NDJSONParser
+from .ollama import OllamaAdapter, OllamaStreamDecoder
+from .openai import OpenAIAdapter, OpenAIStreamDecoder
+from .ratelimit import parse_duration, parse_rate_limit_headers, parse_retry_after
+from .registry import (
+    API_KEY_ENV,
+    BASE_URL_ENV,
+    BUILTIN_PROVIDERS,
+    DEFAULT_BASE_URLS,
+    create_adapter,
+)
+from .sse import SSEParser, StrayBlock
+from .stream import StreamCollector, StreamDecoder
+
+__all__ = [
+    "API_KEY_ENV",
+    "BASE_URL_ENV",
+    "BUILTIN_PROVIDERS",
+    "DEFAULT_BASE_URLS",
+    "AdapterSettings",
+    "AnthropicAdapter",
+    "AnthropicStreamDecoder",
+    "CustomAdapterWrapper",
+    "EventStream",
+    "GeminiAdapter",
+    "GeminiStreamDecoder",
+    "HttpAdapter",
+    "LlamaCppAdapter",
+    "NDJSONParser",
+    "NativeAdapter",
+    "OllamaAdapter",
+    "OllamaStreamDecoder",
+    "OpenAIAdapter",
+    "OpenAIStreamDecoder",
+    "ProviderAdapter",
+    "SSEParser",
+    "StrayBlock",
+    "StreamCollector",
+    "StreamDecoder",
+    "TransportKind",
+    "create_adapter",
+    "error_from_body",
+    "map_transport_error",
+    "parse_duration",
+    "parse_rate_limit_headers",
+    "parse_retry_after",
+    "wrap_custom_adapter",
+]

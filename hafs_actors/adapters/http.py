@@ -1,0 +1,478 @@
+"""Plumbing shared by the built-in adapters: one pooled client, JSON calls, error mapping,
+and streams with time-to-first-token and idle-gap timeouts.
+
+Lifecycle: :meth:`HttpAdapter.initialize` creates the adapter's one ``httpx.AsyncClient``
+through :func:`hafs_actors.transport.create_http_client`; every request reuses it and
+:meth:`HttpAdapter.aclose` closes it. A call before ``initialize()`` (or after ``aclose()``)
+creates the client lazily, so an adapter is usable either way.
+
+Streams: :meth:`HttpAdapter.open_stream` returns an async context manager whose value is a
+plain async iterator object (:class:`EventStream`, not an async generator), so a cancel scope
+never spans a ``yield``. Leaving the context closes the HTTP response, shielded, so a cancelled
+caller never leaks a connection and the client stays usable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
+from typing import Any, ClassVar
+
+import attrs
+import httpx
+import trio
+
+from ..errors import BadRequestError, ProtocolError, ProviderError, ProviderTimeoutError
+from ..transport import create_http_client
+from ..types import (
+    EmbeddingResult,
+    EmbedRequest,
+    GenerateRequest,
+    GenerateResult,
+    HealthStatus,
+    RateLimitInfo,
+    StreamEvent,
+    StreamStart,
+    Usage,
+)
+from .base import AdapterSettings
+from .errormap import error_from_body, map_transport_error, request_id_from
+from .ratelimit import parse_rate_limit_headers
+from .stream import StreamDecoder
+from .wire import dump_json
+
+__all__ = ["EventStream", "HttpAdapter", "ResponseMeta"]
+
+_CLOSE_GRACE = 5.0  # seconds allowed to close a response or client while being cancelled
+
+
+@attrs.frozen
+class ResponseMeta:
+    """What every successful response tells besides its body."""
+
+    status: int
+    request_id: str | None
+    rate_limit: RateLimitInfo | None
+    latency: float
+
+
+class HttpAdapter:
+    """Base of the built-in adapters (see the module docstring)."""
+
+    supports_streaming: bool = True
+    supports_embeddings: bool = True
+    #: ``parse_rate_limit_headers`` dialect: ``"openai"`` or ``"anthropic"``.
+    rate_limit_dialect: ClassVar[str] = "openai"
+    #: The provider's documented embedding batch limit (``None``: no embeddings).
+    embed_batch_limit: ClassVar[int | None] = None
+    health_path: str = ""
+
+    def __init__(self, settings: AdapterSettings, *, provider: str) -> None:
+        if not isinstance(settings, AdapterSettings):
+            raise TypeError(f"settings must be AdapterSettings, got {type(settings).__name__}")
+        self.settings = settings
+        self.provider = provider
+        self.base_url = self.normalize_base_url(settings.base_url)
+        self._client: httpx.AsyncClient | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(provider={self.provider!r}, base_url={self.base_url!r})"
+
+    # --- configuration hooks ----------------------------------------------------------------
+
+    def normalize_base_url(self, url: str) -> str:
+        url = url.strip().rstrip("/")
+        if url and "://" not in url:
+            url = f"http://{url}"
+        return url
+
+    def auth_headers(self) -> dict[str, str]:
+        key = self.settings.api_key
+        return {"authorization": f"Bearer {key}"} if key else {}
+
+    # --- the protocol's operations, implemented per provider --------------------------------
+
+    async def generate(self, request: GenerateRequest) -> GenerateResult:
+        raise NotImplementedError
+
+    def stream(
+        self, request: GenerateRequest
+    ) -> AbstractAsyncContextManager[AsyncIterator[StreamEvent]]:
+        raise NotImplementedError
+
+    async def embed(self, request: EmbedRequest) -> EmbeddingResult:
+        raise NotImplementedError
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    def _build_client(self) -> httpx.AsyncClient:
+        s = self.settings
+        headers = {"accept": "application/json", "content-type": "application/json"}
+        headers.update(self.auth_headers())
+        headers.update(s.extra_headers)
+        return create_http_client(
+            base_url=self.base_url,
+            headers=headers,
+            timeout=httpx.Timeout(
+                connect=s.connect_timeout,
+                read=s.read_timeout,
+                write=s.write_timeout,
+                pool=s.pool_timeout,
+            ),
+            max_connections=s.max_connections,
+            max_keepalive_connections=s.max_keepalive_connections,
+            transport=s.transport,
+            proxy=s.proxy,
+            http2=s.http2,
+            verify=s.verify,
+        )
+
+    async def initialize(self) -> None:
+        """Create the adapter's one pooled client (no network traffic)."""
+        if self._client is None:
+            self._client = self._build_client()
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = self._build_client()
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the client and its connections (shielded: safe in a cancelled scope)."""
+        client, self._client = self._client, None
+        if client is not None:
+            with trio.move_on_after(_CLOSE_GRACE) as scope:
+                scope.shield = True
+                await client.aclose()
+
+    # --- helpers for subclasses -------------------------------------------------------------
+
+    def model_for(self, model: str | None) -> str:
+        chosen = model or self.settings.default_model
+        if not chosen:
+            raise BadRequestError(
+                "no model given and no default_model configured", provider=self.provider
+            )
+        return chosen
+
+    def _meta(
+        self, response: httpx.Response, started: float
+    ) -> tuple[dict[str, str], ResponseMeta]:
+        headers = dict(response.headers.items())
+        info = parse_rate_limit_headers(self.rate_limit_dialect, headers)
+        return headers, ResponseMeta(
+            status=response.status_code,
+            request_id=request_id_from(headers),
+            rate_limit=None if info.empty else info,
+            latency=trio.current_time() - started,
+        )
+
+    def status_error(
+        self,
+        response: httpx.Response,
+        body: bytes,
+        headers: dict[str, str],
+        meta: ResponseMeta,
+        *,
+        model: str,
+    ) -> ProviderError:
+        if response.status_code >= 400:
+            return self._scrub(
+                error_from_body(
+                    body,
+                    provider=self.provider,
+                    model=model,
+                    status=response.status_code,
+                    headers=headers,
+                    rate_limit=meta.rate_limit,
+                )
+            )
+        return ProtocolError(
+            f"unexpected HTTP {response.status_code} response",
+            provider=self.provider,
+            model=model,
+            status=response.status_code,
+            request_id=meta.request_id,
+        )
+
+    def _scrub(self, error: ProviderError) -> ProviderError:
+        """Servers sometimes echo the key they rejected: remove this adapter's key from the
+        message even when it does not look like a known key format."""
+        key = self.settings.api_key
+        if key and len(key) >= 4 and key in error.message:
+            error.message = error.message.replace(key, "[REDACTED]")
+            error.args = (error.message,)
+        return error
+
+    async def call_json(
+        self, method: str, path: str, body: Any | None, *, model: str
+    ) -> tuple[Any, ResponseMeta]:
+        """One request with a JSON answer: the parsed body, or the typed error."""
+        started = trio.current_time()
+        try:
+            response = await self.client.request(
+                method, path, content=None if body is None else dump_json(body)
+            )
+        except httpx.HTTPError as exc:
+            raise map_transport_error(exc, provider=self.provider, model=model) from exc
+        headers, meta = self._meta(response, started)
+        content = response.content
+        if not 200 <= response.status_code < 300:
+            raise self.status_error(response, content, headers, meta, model=model)
+        try:
+            payload = json.loads(content)
+        except ValueError:
+            raise ProtocolError(
+                f"response body is not JSON ({len(content)} bytes): {content[:200]!r}",
+                provider=self.provider,
+                model=model,
+                status=response.status_code,
+                request_id=meta.request_id,
+            ) from None
+        return payload, meta
+
+    def open_stream(
+        self, path: str, body: Any, *, model: str, decoder: StreamDecoder
+    ) -> StreamContext:
+        return StreamContext(self, path, dump_json(body), model=model, decoder=decoder)
+
+    async def embed_in_batches(
+        self,
+        request: EmbedRequest,
+        call: Callable[[str, Sequence[str]], Awaitable[tuple[list[list[float]], Usage]]],
+    ) -> EmbeddingResult:
+        """Split ``request.texts`` to the batch limit, call ``call(model, batch)`` for each batch
+        in order and reassemble; usage counts are summed (unknown if any batch did not say)."""
+        model = self.model_for(request.model)
+        texts = request.texts
+        if not texts:
+            raise BadRequestError("no texts to embed", provider=self.provider, model=model)
+        size = self.settings.embed_batch_size or self.embed_batch_limit or len(texts)
+        started = trio.current_time()
+        vectors: list[list[float]] = []
+        inputs: int | None = 0
+        totals: int | None = 0
+        for start in range(0, len(texts), size):
+            batch = texts[start : start + size]
+            got, usage = await call(model, batch)
+            if len(got) != len(batch):
+                raise ProtocolError(
+                    f"asked for {len(batch)} embeddings, got {len(got)}",
+                    provider=self.provider,
+                    model=model,
+                )
+            vectors.extend(got)
+            inputs = (
+                None
+                if inputs is None or usage.input_tokens is None
+                else (inputs + usage.input_tokens)
+            )
+            totals = (
+                None
+                if totals is None or usage.total_tokens is None
+                else (totals + usage.total_tokens)
+            )
+        return EmbeddingResult(
+            vectors=vectors,
+            provider=self.provider,
+            model=model,
+            usage=Usage(input_tokens=inputs, total_tokens=totals),
+            latency=trio.current_time() - started,
+        )
+
+    async def health(self) -> HealthStatus:
+        """GET :attr:`health_path`; a 2xx is healthy. Never raises for provider failures."""
+        started = trio.current_time()
+        try:
+            response = await self.client.get(self.health_path)
+        except httpx.HTTPError as exc:
+            error = map_transport_error(exc, provider=self.provider, model="")
+            return HealthStatus(ok=False, detail=str(error))
+        latency = trio.current_time() - started
+        if 200 <= response.status_code < 300:
+            return HealthStatus(ok=True, detail=f"HTTP {response.status_code}", latency=latency)
+        headers, meta = self._meta(response, started)
+        error = self.status_error(response, response.content, headers, meta, model="")
+        return HealthStatus(ok=False, detail=str(error), latency=latency)
+
+
+class StreamContext:
+    """``async with adapter.stream(request) as events``: sends the request on enter (within the
+    time-to-first-token budget), maps an error status to its typed error, and closes the
+    response on exit whatever happened."""
+
+    def __init__(
+        self,
+        adapter: HttpAdapter,
+        path: str,
+        content: bytes,
+        *,
+        model: str,
+        decoder: StreamDecoder,
+    ) -> None:
+        self._adapter = adapter
+        self._path = path
+        self._content = content
+        self._model = model
+        self._decoder = decoder
+        self._events: EventStream | None = None
+
+    async def __aenter__(self) -> EventStream:
+        adapter = self._adapter
+        provider, model = adapter.provider, self._model
+        client = adapter.client
+        started = trio.current_time()
+        ttft = adapter.settings.stream_ttft_timeout
+        deadline = math.inf if ttft is None else started + ttft
+        request = client.build_request("POST", self._path, content=self._content)
+        try:
+            with trio.fail_at(deadline):
+                response = await client.send(request, stream=True)
+        except trio.TooSlowError:
+            raise ProviderTimeoutError(
+                f"no first token within {ttft:g}s (waiting for response headers)",
+                phase="ttft",
+                provider=provider,
+                model=model,
+            ) from None
+        except httpx.HTTPError as exc:
+            raise map_transport_error(exc, provider=provider, model=model) from exc
+        try:
+            headers, meta = adapter._meta(response, started)
+            if not 200 <= response.status_code < 300:
+                try:
+                    body = await response.aread()
+                except httpx.HTTPError:
+                    body = b""
+                raise adapter.status_error(response, body, headers, meta, model=model)
+            self._decoder.request_id = meta.request_id
+            self._events = EventStream(
+                response,
+                self._decoder,
+                StreamStart(request_id=meta.request_id, model=model, rate_limit=meta.rate_limit),
+                started=started,
+                ttft_deadline=deadline,
+                ttft_timeout=ttft,
+            )
+        except BaseException:
+            await _close_response(response)
+            raise
+        return self._events
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._events is not None:
+            await self._events.aclose()
+
+
+async def _close_response(response: httpx.Response) -> None:
+    with trio.move_on_after(_CLOSE_GRACE) as scope:
+        scope.shield = True
+        with contextlib.suppress(httpx.HTTPError):
+            await response.aclose()
+
+
+class EventStream:
+    """The events of one streamed response: ``StreamStart`` first, then what the decoder makes
+    of each chunk. ``ttft`` is set (seconds) once the first content event was decoded."""
+
+    def __init__(
+        self,
+        response: httpx.Response,
+        decoder: StreamDecoder,
+        start: StreamStart,
+        *,
+        started: float,
+        ttft_deadline: float,
+        ttft_timeout: float | None,
+    ) -> None:
+        self._response = response
+        self._decoder = decoder
+        self._chunks: AsyncIterator[bytes] = response.aiter_bytes()
+        self._pending: deque[StreamEvent] = deque((start,))
+        self._started = started
+        self._deadline = ttft_deadline
+        self._ttft_timeout = ttft_timeout
+        self._done = False
+        self.ttft: float | None = None
+
+    @property
+    def decoder(self) -> StreamDecoder:
+        return self._decoder
+
+    def __aiter__(self) -> EventStream:
+        return self
+
+    async def __anext__(self) -> StreamEvent:
+        pending = self._pending
+        while not pending:
+            if self._done:
+                raise StopAsyncIteration
+            await self._pull()
+        return pending.popleft()
+
+    async def _pull(self) -> None:
+        decoder = self._decoder
+        try:
+            try:
+                if decoder.has_output or self._deadline == math.inf:
+                    chunk = await self._chunks.__anext__()
+                else:
+                    with trio.fail_at(self._deadline):
+                        chunk = await self._chunks.__anext__()
+            except StopAsyncIteration:
+                self._done = True
+                events = decoder.close()
+            except trio.TooSlowError:
+                raise ProviderTimeoutError(
+                    f"no first token within {self._ttft_timeout:g}s",
+                    phase="ttft",
+                    provider=decoder.provider,
+                    model=decoder.model,
+                    request_id=decoder.request_id,
+                ) from None
+            except httpx.HTTPError as exc:
+                raise decoder.fail(
+                    map_transport_error(
+                        exc,
+                        provider=decoder.provider,
+                        model=decoder.model,
+                        streaming_body=True,
+                        request_id=decoder.request_id,
+                    )
+                ) from exc
+            else:
+                events = decoder.feed(chunk)
+        except BaseException:
+            self._done = True
+            raise
+        if self.ttft is None and decoder.has_output:
+            self.ttft = trio.current_time() - self._started
+        self._pending.extend(events)
+
+    async def aclose(self) -> None:
+        """Stop reading and close the response (idempotent, shielded).
+
+        httpx reads bodies through a chain of nested async generators, and closing the outer
+        one leaves the inner ones suspended (trio then warns when they are collected). So the
+        response is closed first, which closes the connection, and the chain is then run to
+        its end: each layer finishes on the closed stream's error or end.
+        """
+        self._done = True
+        with trio.move_on_after(_CLOSE_GRACE) as scope:
+            scope.shield = True
+            with contextlib.suppress(httpx.HTTPError):
+                await self._response.aclose()
+            with contextlib.suppress(httpx.HTTPError, httpx.StreamError):
+                async for _ in self._chunks:
+                    pass

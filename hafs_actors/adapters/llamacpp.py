@@ -1,0 +1,33 @@
+"""llama.cpp ``llama-server`` through its OpenAI-compatible endpoints.
+
+Wire format (``wire-protocols.md`` section 5): ``/v1/chat/completions`` and ``/v1/embeddings``
+in the OpenAI dialect, with llama.cpp's differences handled by the OpenAI decoder: usage (and
+``timings``) arrive in the finish chunk itself, ``reasoning_content`` carries thinking, SSE
+comment pings are skipped, and an error mid-stream is a ``data: {"error": ...}`` event. Health
+is ``GET /health``: 200 ``{"status":"ok"}`` when ready, 503 ``Loading model`` while loading
+(reported as not healthy, with the server's message).
+"""
+
+from __future__ import annotations
+
+from .base import AdapterSettings
+from .openai import OpenAIAdapter
+
+__all__ = ["LlamaCppAdapter"]
+
+
+class LlamaCppAdapter(OpenAIAdapter):
+    """llama-server (default ``http://127.0.0.1:8080``; a base URL ending in ``/v1`` also works).
+    The key, if the server was started with ``--api-key``, is sent as a bearer token."""
+
+    embed_batch_limit = 256
+    chat_path = "v1/chat/completions"
+    embed_path = "v1/embeddings"
+    health_path = "health"
+
+    def __init__(self, settings: AdapterSettings, *, provider: str = "llamacpp") -> None:
+        super().__init__(settings, provider=provider)
+
+    def normalize_base_url(self, url: str) -> str:
+        url = super().normalize_base_url(url)
+        return url[: -len("/v1")] if url.endswith("/v1") else url

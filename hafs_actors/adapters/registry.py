@@ -1,0 +1,77 @@
+"""Built-in adapters by provider name, with each provider's defaults and environment names.
+
+The orchestrator's configuration reads the environment; these tables say which variables
+belong to which provider so that every layer (config, CLI, docs) agrees.
+"""
+
+from __future__ import annotations
+
+from ..errors import ConfigError
+from .anthropic import AnthropicAdapter
+from .base import AdapterSettings, ProviderAdapter
+from .gemini import GeminiAdapter
+from .http import HttpAdapter
+from .llamacpp import LlamaCppAdapter
+from .ollama import OllamaAdapter
+from .openai import OpenAIAdapter
+
+__all__ = [
+    "ADAPTER_CLASSES",
+    "API_KEY_ENV",
+    "BASE_URL_ENV",
+    "BUILTIN_PROVIDERS",
+    "DEFAULT_BASE_URLS",
+    "create_adapter",
+]
+
+ADAPTER_CLASSES: dict[str, type[HttpAdapter]] = {
+    "openai": OpenAIAdapter,
+    "openai_compatible": OpenAIAdapter,
+    "anthropic": AnthropicAdapter,
+    "gemini": GeminiAdapter,
+    "ollama": OllamaAdapter,
+    "llamacpp": LlamaCppAdapter,
+}
+BUILTIN_PROVIDERS: tuple[str, ...] = tuple(ADAPTER_CLASSES)
+
+DEFAULT_BASE_URLS: dict[str, str] = {
+    "openai": "https://api.openai.com/v1",
+    "anthropic": "https://api.anthropic.com",
+    "gemini": "https://generativelanguage.googleapis.com/v1beta",
+    "ollama": "http://localhost:11434",
+    "llamacpp": "http://127.0.0.1:8080",
+}
+
+API_KEY_ENV: dict[str, str] = {
+    "openai": "OPENAI_API_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "gemini": "GEMINI_API_KEY",
+}
+
+BASE_URL_ENV: dict[str, str] = {
+    "openai": "OPENAI_BASE_URL",
+    "anthropic": "ANTHROPIC_BASE_URL",
+    "gemini": "GEMINI_BASE_URL",
+    "ollama": "OLLAMA_HOST",
+    "llamacpp": "LLAMACPP_BASE_URL",
+}
+
+_ALIASES = {
+    "llama.cpp": "llamacpp",
+    "llama_cpp": "llamacpp",
+    "openai-compatible": "openai_compatible",
+}
+
+
+def create_adapter(provider: str, settings: AdapterSettings) -> ProviderAdapter:
+    """A new (not yet initialized) built-in adapter for ``provider``.
+
+    ``provider`` is one of :data:`BUILTIN_PROVIDERS`; ``"openai_compatible"`` is the OpenAI
+    adapter under that name (any server speaking the OpenAI dialect at ``settings.base_url``).
+    """
+    name = _ALIASES.get(provider, provider)
+    cls = ADAPTER_CLASSES.get(name)
+    if cls is None:
+        known = ", ".join(BUILTIN_PROVIDERS)
+        raise ConfigError(f"unknown provider {provider!r} (built-in: {known})", key="provider")
+    return cls(settings, provider=name)

@@ -1,0 +1,417 @@
+"""Anthropic Messages API: ``/v1/messages`` (JSON and named-event SSE), token counting, models.
+
+Requires ``x-api-key`` (or a bearer token) and ``anthropic-version`` like the real API; every
+answer carries a ``request-id`` header; errors use ``{"type":"error","error":{type,message}}``.
+The stream follows the SDK's recorded fixture: message_start, content_block_start, ping,
+content_block_delta per token, content_block_stop, message_delta (final usage), message_stop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import partial
+from typing import Any, ClassVar
+
+from ..content import Generation, ToolSpec, count_tokens, split_pieces
+from ..profiles import ModelProfile
+from ..quota import QuotaDecision
+from ..wire import HttpRequest, Rendered, json_bytes, sse_event
+from ._base import (
+    Call,
+    Context,
+    ProviderProtocol,
+    RateLimitSignal,
+    optional_bool,
+    retry_after_headers,
+    rfc3339,
+    text_of,
+)
+
+__all__ = ["AnthropicProtocol"]
+
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
+_STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
+_DELTA_HEAD = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":'
+_SSE_HEADERS = (("content-type", "text/event-stream; charset=utf-8"), ("cache-control", "no-cache"))
+
+
+def error_type_for(status: int) -> str:
+    if status in _ERROR_TYPES:
+        return _ERROR_TYPES[status]
+    return "api_error" if status >= 500 else "invalid_request_error"
+
+
+class AnthropicProtocol(ProviderProtocol):
+    provider: ClassVar[str] = "anthropic"
+    request_id_header: ClassVar[str | None] = "request-id"
+    meters_per_model: ClassVar[bool] = False
+
+    def route(self, request: HttpRequest, now: float) -> Call:
+        method, path = request.method, request.path
+        if method == "POST" and path == "/v1/messages":
+            return self.messages(request)
+        if method == "POST" and path == "/v1/messages/count_tokens":
+            return self.count_tokens(request)
+        if method == "GET" and path == "/v1/models":
+            return self.list_models(request)
+        if method == "GET" and path.startswith("/v1/models/"):
+            return self.get_model(request, path[len("/v1/models/") :])
+        return Call(
+            endpoint="unknown",
+            category="other",
+            error=self.error(404, f"Not found: {request.method} {request.path}"),
+        )
+
+    # --- auth -----------------------------------------------------------------------------
+
+    def authenticate(self, request: HttpRequest, endpoint: str, category: str) -> str:
+        key = request.headers.get("x-api-key")
+        if key is None:
+            scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            key = token.strip() if scheme.lower() == "bearer" and token.strip() else None
+        if self.settings.require_auth:
+            if key is None:
+                self.fail(endpoint, category, self.error(401, "x-api-key header is required"))
+            if key != self.settings.api_key:
+                self.fail(endpoint, category, self.error(401, "invalid x-api-key"))
+        if "anthropic-version" not in request.headers:
+            self.fail(endpoint, category, self.error(400, "anthropic-version: header is required"))
+        return self.key_id(key)
+
+    # --- errors ---------------------------------------------------------------------------
+
+    def error(
+        self,
+        status: int,
+        message: str,
+        error_type: str | None = None,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> Rendered:
+        body = {
+            "type": "error",
+            "error": {"type": error_type or error_type_for(status), "message": message},
+        }
+        if status == 529:
+            headers = (("x-should-retry", "true"), *headers)
+        return Rendered.json(status, body, headers)
+
+    def missing_model(self) -> Rendered:
+        return self.error(400, "model: Field required")
+
+    def model_not_found(self, name: str) -> Rendered:
+        return self.error(404, f"model: {name}")
+
+    def bad_json(self, detail: str) -> Rendered:
+        return self.error(400, f"There was an error parsing the body of your request: {detail}")
+
+    def context_exceeded(self, profile: ModelProfile, tokens: int, endpoint: str) -> Rendered:
+        return self.error(
+            400, f"prompt is too long: {tokens} tokens > {profile.context_window} maximum"
+        )
+
+    def rate_limited(self, signal: RateLimitSignal) -> Rendered:
+        what = "input tokens" if signal.by_tokens else "requests"
+        limit = signal.tokens_limit if signal.by_tokens else signal.requests_limit
+        message = signal.message or (
+            "This request would exceed the rate limit for your organization (org-emulator) of "
+            f"{limit} {what} per minute. For details, refer to: "
+            "https://docs.claude.com/en/api/rate-limits."
+        )
+        headers = retry_after_headers(signal) + self._limit_headers(
+            signal.requests_limit,
+            signal.requests_remaining,
+            signal.tokens_limit,
+            signal.tokens_remaining,
+            signal.wall + signal.reset_after,
+        )
+        return self.error(429, message, "rate_limit_error", headers=headers)
+
+    def quota_headers(self, decision: QuotaDecision, wall: float) -> tuple[tuple[str, str], ...]:
+        return self._limit_headers(
+            decision.requests_limit,
+            decision.requests_remaining,
+            decision.tokens_limit,
+            decision.tokens_remaining,
+            wall + decision.reset_after,
+        )
+
+    @staticmethod
+    def _limit_headers(
+        requests_limit: int | None,
+        requests_remaining: int | None,
+        tokens_limit: int | None,
+        tokens_remaining: int | None,
+        reset_at: float,
+    ) -> tuple[tuple[str, str], ...]:
+        out: list[tuple[str, str]] = []
+        reset = rfc3339(reset_at)
+        if requests_limit is not None:
+            out += [
+                ("anthropic-ratelimit-requests-limit", str(requests_limit)),
+                ("anthropic-ratelimit-requests-remaining", str(requests_remaining or 0)),
+                ("anthropic-ratelimit-requests-reset", reset),
+            ]
+        if tokens_limit is not None:
+            out += [
+                ("anthropic-ratelimit-tokens-limit", str(tokens_limit)),
+                ("anthropic-ratelimit-tokens-remaining", str(tokens_remaining or 0)),
+                ("anthropic-ratelimit-tokens-reset", reset),
+            ]
+        return tuple(out)
+
+    stream_error_status: ClassVar[int] = 529
+
+    def stream_error_event(self, status: int, message: str, error_type: str | None) -> bytes:
+        body = {
+            "type": "error",
+            "error": {"type": error_type or error_type_for(status), "message": message},
+        }
+        return sse_event(json_bytes(body), "error")
+
+    def malformed_event(self) -> bytes:
+        return (
+            b"event: content_block_delta\n"
+            b'data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","te\n\n'
+        )
+
+    # --- messages -------------------------------------------------------------------------
+
+    def read_request(
+        self, body: Mapping[str, Any], ep: str, cat: str
+    ) -> tuple[str, str, bool, list[ToolSpec], str | bool | None]:
+        messages = body.get("messages")
+        if messages is None:
+            self.bad_request(ep, cat, "messages: Field required")
+        if not isinstance(messages, list) or not messages:
+            self.bad_request(ep, cat, "messages: at least one message is required")
+        texts: list[str] = []
+        system = body.get("system")
+        if system is not None:
+            if not isinstance(system, (str, list)):
+                self.bad_request(ep, cat, "system: Input should be a valid string or list")
+            texts.append(text_of(system))
+        last_user = ""
+        tool_results = False
+        for index, message in enumerate(messages):
+            role = message.get("role") if isinstance(message, Mapping) else None
+            if role not in ("user", "assistant"):
+                self.bad_request(
+                    ep, cat, f"messages.{index}.role: Input should be 'user' or 'assistant'"
+                )
+            assert isinstance(message, Mapping)
+            content = message.get("content")
+            if not isinstance(content, (str, list)):
+                self.bad_request(ep, cat, f"messages.{index}.content: Field required")
+            text = text_of(content)
+            texts.append(text)
+            if role == "user":
+                last_user = text
+                if isinstance(content, list) and any(
+                    isinstance(b, Mapping) and b.get("type") == "tool_result" for b in content
+                ):
+                    tool_results = True
+        tools: list[ToolSpec] = []
+        raw_tools = body.get("tools")
+        if raw_tools is not None:
+            if not isinstance(raw_tools, list):
+                self.bad_request(ep, cat, "tools: Input should be a valid list")
+            for index, tool in enumerate(raw_tools):
+                if not isinstance(tool, Mapping) or not isinstance(tool.get("name"), str):
+                    self.bad_request(ep, cat, f"tools.{index}.name: Field required")
+                schema = tool.get("input_schema")
+                tools.append(ToolSpec(tool["name"], schema if isinstance(schema, Mapping) else {}))
+        choice: str | bool | None = None
+        raw_choice = body.get("tool_choice")
+        if isinstance(raw_choice, Mapping):
+            if raw_choice.get("type") == "any":
+                choice = True
+            elif raw_choice.get("type") == "tool" and isinstance(raw_choice.get("name"), str):
+                choice = raw_choice["name"]
+            elif raw_choice.get("type") == "none":
+                tools = []
+        return "\n".join(texts), last_user, tool_results, tools, choice
+
+    def messages(self, request: HttpRequest) -> Call:
+        ep, cat = "messages", "generate"
+        key = self.authenticate(request, ep, cat)
+        body = self.parse_json(request, ep, cat)
+        model = body.get("model")
+        if model is None:
+            self.fail(ep, cat, self.missing_model())
+        max_tokens = body.get("max_tokens")
+        if max_tokens is None:
+            self.bad_request(ep, cat, "max_tokens: Field required")
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+            self.bad_request(ep, cat, "max_tokens: Input should be a valid integer >= 1")
+        prompt, last_user, tool_results, tools, choice = self.read_request(body, ep, cat)
+        profile = self.model_profile(model, "chat", ep, cat)
+        assert isinstance(model, str)
+        stream = bool(optional_bool(self, body, "stream", ep))
+        generation = self.generate(
+            model=model,
+            prompt=prompt,
+            last_user_text=last_user,
+            max_tokens=max_tokens,
+            tools=tools,
+            tool_choice=choice,
+            tool_results_present=tool_results,
+        )
+        self.check_context(profile, generation.input_tokens, ep, cat)
+        return Call(
+            endpoint=ep,
+            category=cat,
+            model=model,
+            stream=stream,
+            profile=profile,
+            input_tokens=generation.input_tokens,
+            output_tokens=generation.output_tokens,
+            key_id=key,
+            render=partial(self.render_message, model, generation, stream),
+        )
+
+    def usage(self, input_tokens: int, output_tokens: int) -> dict[str, Any]:
+        return {
+            "input_tokens": input_tokens,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+            "output_tokens": output_tokens,
+            "service_tier": "standard",
+        }
+
+    def render_message(
+        self, model: str, generation: Generation, stream: bool, ctx: Context
+    ) -> Rendered:
+        message_id = "msg_" + self.reply_id(model, generation.text, generation.tool_call)
+        call = generation.tool_call
+        stop_reason = _STOP_REASONS[generation.finish]
+        if not stream:
+            if call is None:
+                content: list[dict[str, Any]] = [{"type": "text", "text": generation.text}]
+            else:
+                content = [
+                    {
+                        "type": "tool_use",
+                        "id": f"toolu_{call.id}",
+                        "name": call.name,
+                        "input": call.arguments,
+                    }
+                ]
+            body = {
+                "id": message_id,
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": content,
+                "stop_reason": stop_reason,
+                "stop_sequence": None,
+                "usage": self.usage(generation.input_tokens, generation.output_tokens),
+            }
+            return Rendered.json(200, body)
+        start = {
+            "type": "message_start",
+            "message": {
+                "id": message_id,
+                "type": "message",
+                "role": "assistant",
+                "content": [],
+                "model": model,
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": self.usage(generation.input_tokens, 1),
+            },
+        }
+        if call is None:
+            block: dict[str, Any] = {"type": "text", "text": ""}
+        else:
+            block = {"type": "tool_use", "id": f"toolu_{call.id}", "name": call.name, "input": {}}
+        events = [
+            sse_event(json_bytes(start), "message_start"),
+            sse_event(
+                json_bytes({"type": "content_block_start", "index": 0, "content_block": block}),
+                "content_block_start",
+            ),
+            b'event: ping\ndata: {"type": "ping"}\n\n',
+        ]
+        tokens = [0, 0, 0]
+        if call is None:
+            head = _DELTA_HEAD + b'{"type":"text_delta","text":'
+            for piece in generation.pieces:
+                events.append(head + json_bytes(piece) + b"}}\n\n")
+                tokens.append(1)
+        else:
+            head = _DELTA_HEAD + b'{"type":"input_json_delta","partial_json":'
+            for fragment in split_pieces(call.arguments_json):
+                events.append(head + json_bytes(fragment) + b"}}\n\n")
+                tokens.append(count_tokens(fragment))
+        delta = {
+            "type": "message_delta",
+            "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+            "usage": {"output_tokens": generation.output_tokens},
+        }
+        events += [
+            b'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n',
+            sse_event(json_bytes(delta), "message_delta"),
+            b'event: message_stop\ndata: {"type":"message_stop"}\n\n',
+        ]
+        tokens += [0, 0, 0]
+        return Rendered(200, _SSE_HEADERS, tuple(events), streaming=True, tokens=tuple(tokens))
+
+    def count_tokens(self, request: HttpRequest) -> Call:
+        ep, cat = "messages.count_tokens", "other"
+        key = self.authenticate(request, ep, cat)
+        body = self.parse_json(request, ep, cat)
+        model = body.get("model")
+        if model is None:
+            self.fail(ep, cat, self.missing_model())
+        prompt, *_ = self.read_request(body, ep, cat)
+        self.model_profile(model, "chat", ep, cat)
+        rendered = Rendered.json(200, {"input_tokens": max(1, count_tokens(prompt))})
+        return Call(
+            endpoint=ep, category=cat, model=str(model), key_id=key, render=lambda ctx: rendered
+        )
+
+    # --- models ---------------------------------------------------------------------------
+
+    def model_object(self, profile: ModelProfile) -> dict[str, Any]:
+        return {
+            "type": "model",
+            "id": profile.name,
+            "display_name": profile.display_name or profile.name,
+            "created_at": "2025-05-14T00:00:00Z",
+        }
+
+    def list_models(self, request: HttpRequest) -> Call:
+        ep, cat = "models", "models"
+        key = self.authenticate(request, ep, cat)
+        data = [self.model_object(p) for p in self.settings.models.values()]
+        body = {
+            "data": data,
+            "has_more": False,
+            "first_id": data[0]["id"] if data else None,
+            "last_id": data[-1]["id"] if data else None,
+        }
+        rendered = Rendered.json(200, body)
+        return Call(endpoint=ep, category=cat, key_id=key, render=lambda ctx: rendered)
+
+    def get_model(self, request: HttpRequest, name: str) -> Call:
+        ep, cat = "models", "models"
+        key = self.authenticate(request, ep, cat)
+        profile = self.find_model(name)
+        if profile is None:
+            self.fail(ep, cat, self.model_not_found(name))
+        rendered = Rendered.json(200, self.model_object(profile))
+        return Call(endpoint=ep, category=cat, model=name, key_id=key, render=lambda ctx: rendered)

@@ -1,0 +1,566 @@
+"""OpenAI ``/v1``: chat completions (JSON and SSE), embeddings (float and base64), models.
+
+Shapes follow wire-protocols.md section 1 and the recorded fixtures: a streamed reply is a role
+chunk, one chunk per token, a finish chunk with an empty delta, then (with
+``stream_options.include_usage``) a usage chunk whose ``choices`` is empty, then ``data: [DONE]``.
+"""
+
+from __future__ import annotations
+
+import array
+import base64
+from collections.abc import Mapping
+from functools import partial
+from typing import Any, ClassVar
+
+from ..content import Generation, ToolSpec, count_tokens, embedding_vector, split_pieces
+from ..profiles import ModelProfile
+from ..quota import QuotaDecision
+from ..wire import HttpRequest, Rendered, json_bytes, sse_event
+from ._base import (
+    Call,
+    Context,
+    ProviderProtocol,
+    RateLimitSignal,
+    go_duration,
+    optional_bool,
+    optional_int,
+    retry_after_headers,
+    text_of,
+)
+
+__all__ = ["OpenAIProtocol"]
+
+_ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+_DONE = b"data: [DONE]\n\n"
+_SSE_HEADERS = (("content-type", "text/event-stream; charset=utf-8"), ("cache-control", "no-cache"))
+
+
+class OpenAIProtocol(ProviderProtocol):
+    provider: ClassVar[str] = "openai"
+    request_id_header: ClassVar[str | None] = "x-request-id"
+    meters_per_model: ClassVar[bool] = True
+    owned_by: ClassVar[str] = "openai"
+    fingerprint: ClassVar[str] = "fp_emulator"
+    # llama.cpp puts usage (and timings) into the finish chunk instead of a usage chunk.
+    usage_in_finish_chunk: ClassVar[bool] = False
+
+    # --- routing --------------------------------------------------------------------------
+
+    def route(self, request: HttpRequest, now: float) -> Call:
+        method, path = request.method, request.path
+        if method == "POST" and path == "/v1/chat/completions":
+            return self.chat(request)
+        if method == "POST" and path == "/v1/embeddings":
+            return self.embeddings(request)
+        if method == "GET" and path == "/v1/models":
+            return self.list_models(request)
+        if method == "GET" and path.startswith("/v1/models/"):
+            return self.get_model(request, path[len("/v1/models/") :])
+        return self.unknown_route(request)
+
+    def unknown_route(self, request: HttpRequest) -> Call:
+        message = f"Invalid URL ({request.method} {request.path})"
+        return Call(endpoint="unknown", category="other", error=self.error(404, message))
+
+    # --- auth -----------------------------------------------------------------------------
+
+    def bearer(self, request: HttpRequest) -> str | None:
+        value = request.headers.get("authorization", "")
+        scheme, _, token = value.partition(" ")
+        return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+    def authenticate(self, request: HttpRequest, endpoint: str, category: str) -> str:
+        token = self.bearer(request)
+        if not self.settings.require_auth:
+            return self.key_id(token)
+        if token is None:
+            self.fail(endpoint, category, self.missing_key())
+        if token != self.settings.api_key:
+            self.fail(endpoint, category, self.invalid_key())
+        return self.key_id(token)
+
+    def missing_key(self) -> Rendered:
+        return self.error(
+            401,
+            "You didn't provide an API key. You need to provide your API key in an "
+            "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+            "invalid_request_error",
+        )
+
+    def invalid_key(self) -> Rendered:
+        return self.error(
+            401, "Incorrect API key provided.", "invalid_request_error", code="invalid_api_key"
+        )
+
+    # --- errors ---------------------------------------------------------------------------
+
+    def error(
+        self,
+        status: int,
+        message: str,
+        error_type: str | None = None,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> Rendered:
+        if error_type is None:
+            error_type = "server_error" if status >= 500 else "invalid_request_error"
+        body = {"error": {"message": message, "type": error_type, "param": param, "code": code}}
+        return Rendered.json(status, body, headers)
+
+    def missing_model(self) -> Rendered:
+        return self.error(
+            400, "you must provide a model parameter", "invalid_request_error", param="model"
+        )
+
+    def model_not_found(self, name: str) -> Rendered:
+        return self.error(
+            404,
+            f"The model `{name}` does not exist or you do not have access to it.",
+            "invalid_request_error",
+            code="model_not_found",
+        )
+
+    def bad_json(self, detail: str) -> Rendered:
+        return self.error(
+            400,
+            "We could not parse the JSON body of your request. (HINT: This likely means you "
+            "aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, "
+            f"but what was sent was not valid JSON.) {detail}",
+        )
+
+    def context_exceeded(self, profile: ModelProfile, tokens: int, endpoint: str) -> Rendered:
+        return self.error(
+            400,
+            f"This model's maximum context length is {profile.context_window} tokens. However, "
+            f"your messages resulted in {tokens} tokens. Please reduce the length of the messages.",
+            "invalid_request_error",
+            code="context_length_exceeded",
+            param="messages",
+        )
+
+    def rate_limited(self, signal: RateLimitSignal) -> Rendered:
+        kind = "tokens" if signal.by_tokens else "requests"
+        limit = signal.tokens_limit if signal.by_tokens else signal.requests_limit
+        message = signal.message or (
+            f"Rate limit reached for {signal.model or 'default'} in organization org-emulator "
+            f"on {kind} per min ({'TPM' if signal.by_tokens else 'RPM'}): Limit {limit}. "
+            f"Please try again in {go_duration(signal.retry_after)}. "
+            "Visit https://platform.openai.com/account/rate-limits to learn more."
+        )
+        headers = retry_after_headers(signal) + self._limit_headers(
+            signal.requests_limit,
+            signal.requests_remaining,
+            signal.tokens_limit,
+            signal.tokens_remaining,
+            signal.reset_after,
+        )
+        return self.error(429, message, kind, code="rate_limit_exceeded", headers=headers)
+
+    def quota_headers(self, decision: QuotaDecision, wall: float) -> tuple[tuple[str, str], ...]:
+        return self._limit_headers(
+            decision.requests_limit,
+            decision.requests_remaining,
+            decision.tokens_limit,
+            decision.tokens_remaining,
+            decision.reset_after,
+        )
+
+    @staticmethod
+    def _limit_headers(
+        requests_limit: int | None,
+        requests_remaining: int | None,
+        tokens_limit: int | None,
+        tokens_remaining: int | None,
+        reset_after: float,
+    ) -> tuple[tuple[str, str], ...]:
+        out: list[tuple[str, str]] = []
+        if requests_limit is not None:
+            out += [
+                ("x-ratelimit-limit-requests", str(requests_limit)),
+                ("x-ratelimit-remaining-requests", str(requests_remaining or 0)),
+                ("x-ratelimit-reset-requests", go_duration(reset_after)),
+            ]
+        if tokens_limit is not None:
+            out += [
+                ("x-ratelimit-limit-tokens", str(tokens_limit)),
+                ("x-ratelimit-remaining-tokens", str(tokens_remaining or 0)),
+                ("x-ratelimit-reset-tokens", go_duration(reset_after)),
+            ]
+        return tuple(out)
+
+    def stream_error_event(self, status: int, message: str, error_type: str | None) -> bytes:
+        error = {
+            "message": message,
+            "type": error_type or ("server_error" if status >= 500 else "invalid_request_error"),
+            "param": None,
+            "code": None,
+        }
+        return sse_event(json_bytes({"error": error}))
+
+    def malformed_event(self) -> bytes:
+        return b'data: {"id":"chatcmpl-broken","object":"chat.completion.chunk","choices":[{\n\n'
+
+    # --- chat -----------------------------------------------------------------------------
+
+    def chat(self, request: HttpRequest) -> Call:
+        ep, cat = "chat.completions", "generate"
+        key = self.authenticate(request, ep, cat)
+        body = self.parse_json(request, ep, cat)
+        model = body.get("model")
+        messages = body.get("messages")
+        if messages is None:
+            self.bad_request(ep, cat, "Missing required parameter: 'messages'.", "messages")
+        prompt, last_user, tool_results = self.read_messages(messages, ep)
+        profile = self.model_profile(model, "chat", ep, cat)
+        model = model if isinstance(model, str) and model else profile.name
+        max_tokens = optional_int(self, body, "max_completion_tokens", ep)
+        if max_tokens is None:
+            max_tokens = optional_int(self, body, "max_tokens", ep)
+        stream = bool(optional_bool(self, body, "stream", ep))
+        options = body.get("stream_options")
+        include_usage = isinstance(options, Mapping) and options.get("include_usage") is True
+        tools, tool_choice = self.read_tools(body, ep)
+        generation = self.generate(
+            model=model,
+            prompt=prompt,
+            last_user_text=last_user,
+            max_tokens=max_tokens,
+            request_seed=body.get("seed"),
+            tools=tools,
+            tool_choice=tool_choice,
+            tool_results_present=tool_results,
+        )
+        self.check_context(profile, generation.input_tokens, ep, cat)
+        render = partial(self.render_chat, model, profile, generation, stream, include_usage)
+        return Call(
+            endpoint=ep,
+            category=cat,
+            model=model,
+            stream=stream,
+            profile=profile,
+            input_tokens=generation.input_tokens,
+            output_tokens=generation.output_tokens,
+            key_id=key,
+            render=render,
+        )
+
+    def read_messages(self, messages: object, ep: str) -> tuple[str, str, bool]:
+        if not isinstance(messages, list) or not messages:
+            self.bad_request(ep, "generate", "'messages' must be a non-empty array.", "messages")
+        texts: list[str] = []
+        last_user = ""
+        tool_results = False
+        for index, message in enumerate(messages):
+            if not isinstance(message, Mapping) or not isinstance(message.get("role"), str):
+                self.bad_request(
+                    ep,
+                    "generate",
+                    f"Invalid value for 'messages[{index}]': expected an object with a 'role'.",
+                    f"messages[{index}]",
+                )
+            role = message["role"]
+            if role not in _ROLES:
+                self.bad_request(
+                    ep,
+                    "generate",
+                    f"Invalid value: '{role}'. Supported values are: "
+                    + ", ".join(f"'{r}'" for r in _ROLES)
+                    + ".",
+                    f"messages[{index}].role",
+                )
+            text = text_of(message.get("content"))
+            texts.append(text)
+            if role == "user":
+                last_user = text
+            elif role in ("tool", "function"):
+                tool_results = True
+        return "\n".join(texts), last_user, tool_results
+
+    def read_tools(
+        self, body: Mapping[str, Any], ep: str
+    ) -> tuple[list[ToolSpec], str | bool | None]:
+        raw = body.get("tools")
+        if raw is None:
+            return [], None
+        if not isinstance(raw, list):
+            self.bad_request(ep, "generate", "'tools' must be an array.", "tools")
+        tools = []
+        for index, tool in enumerate(raw):
+            function = tool.get("function") if isinstance(tool, Mapping) else None
+            if not isinstance(function, Mapping) or not isinstance(function.get("name"), str):
+                self.bad_request(
+                    ep,
+                    "generate",
+                    f"Missing required parameter: 'tools[{index}].function.name'.",
+                    f"tools[{index}].function.name",
+                )
+            params = function.get("parameters")
+            tools.append(ToolSpec(function["name"], params if isinstance(params, Mapping) else {}))
+        choice = body.get("tool_choice")
+        if choice == "none":
+            return [], None
+        if choice == "required":
+            return tools, True
+        if isinstance(choice, Mapping) and isinstance(choice.get("function"), Mapping):
+            name = choice["function"].get("name")
+            return tools, name if isinstance(name, str) else None
+        return tools, None
+
+    def usage(self, generation: Generation) -> dict[str, Any]:
+        prompt, completion = generation.input_tokens, generation.output_tokens
+        return {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "completion_tokens_details": {
+                "reasoning_tokens": 0,
+                "audio_tokens": 0,
+                "accepted_prediction_tokens": 0,
+                "rejected_prediction_tokens": 0,
+            },
+        }
+
+    def extra_fields(self, profile: ModelProfile, generation: Generation) -> dict[str, Any]:
+        """Provider-specific additions to a reply (llama.cpp adds ``timings``)."""
+        return {}
+
+    def tool_calls(self, generation: Generation) -> list[dict[str, Any]]:
+        call = generation.tool_call
+        assert call is not None
+        return [
+            {
+                "id": f"call_{call.id}",
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments_json},
+            }
+        ]
+
+    def render_chat(
+        self,
+        model: str,
+        profile: ModelProfile,
+        generation: Generation,
+        stream: bool,
+        include_usage: bool,
+        ctx: Context,
+    ) -> Rendered:
+        reply_id = "chatcmpl-" + self.reply_id(model, generation.text, generation.tool_call)
+        created = int(ctx.created)
+        if stream:
+            return self.render_chat_stream(
+                reply_id, created, model, profile, generation, include_usage
+            )
+        message: dict[str, Any] = {"role": "assistant", "content": generation.text or None}
+        if generation.tool_call is not None:
+            message["tool_calls"] = self.tool_calls(generation)
+        message["refusal"] = None
+        body: dict[str, Any] = {
+            "id": reply_id,
+            "object": "chat.completion",
+            "created": created,
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": message,
+                    "logprobs": None,
+                    "finish_reason": generation.finish,
+                }
+            ],
+            "usage": self.usage(generation),
+            "service_tier": "default",
+            "system_fingerprint": self.fingerprint,
+            **self.extra_fields(profile, generation),
+        }
+        return Rendered.json(200, body)
+
+    def render_chat_stream(
+        self,
+        reply_id: str,
+        created: int,
+        model: str,
+        profile: ModelProfile,
+        generation: Generation,
+        include_usage: bool,
+    ) -> Rendered:
+        base = {
+            "id": reply_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "system_fingerprint": self.fingerprint,
+        }
+        # Every chunk shares its head and tail: serialize them once, splice each delta in.
+        head = json_bytes(base)[:-1] + b',"choices":[{"index":0,"delta":'
+        tail = b',"logprobs":null,"finish_reason":null}]}'
+        events: list[bytes] = []
+        tokens: list[int] = []
+        call = generation.tool_call
+        if call is None:
+            role: dict[str, Any] = {"role": "assistant", "content": "", "refusal": None}
+            events.append(b"data: " + head + json_bytes(role) + tail + b"\n\n")
+            tokens.append(0)
+            for piece in generation.pieces:
+                events.append(
+                    b"data: " + head + b'{"content":' + json_bytes(piece) + b"}" + tail + b"\n\n"
+                )
+                tokens.append(1)
+        else:
+            first = {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": f"call_{call.id}",
+                        "type": "function",
+                        "function": {"name": call.name, "arguments": ""},
+                    }
+                ],
+                "refusal": None,
+            }
+            events.append(b"data: " + head + json_bytes(first) + tail + b"\n\n")
+            tokens.append(0)
+            for fragment in split_pieces(call.arguments_json):
+                delta = {"tool_calls": [{"index": 0, "function": {"arguments": fragment}}]}
+                events.append(b"data: " + head + json_bytes(delta) + tail + b"\n\n")
+                tokens.append(count_tokens(fragment))
+        finish: dict[str, Any] = {
+            **base,
+            "choices": [
+                {"index": 0, "delta": {}, "logprobs": None, "finish_reason": generation.finish}
+            ],
+        }
+        if self.usage_in_finish_chunk:
+            finish["usage"] = self.usage(generation)
+            finish.update(self.extra_fields(profile, generation))
+        events.append(sse_event(json_bytes(finish)))
+        tokens.append(0)
+        if include_usage and not self.usage_in_finish_chunk:
+            usage_chunk = {**base, "choices": [], "usage": self.usage(generation)}
+            events.append(sse_event(json_bytes(usage_chunk)))
+            tokens.append(0)
+        events.append(_DONE)
+        tokens.append(0)
+        return Rendered(200, _SSE_HEADERS, tuple(events), streaming=True, tokens=tuple(tokens))
+
+    # --- embeddings -----------------------------------------------------------------------
+
+    def embeddings(self, request: HttpRequest) -> Call:
+        ep, cat = "embeddings", "embed"
+        key = self.authenticate(request, ep, cat)
+        body = self.parse_json(request, ep, cat)
+        model = body.get("model")
+        if "input" not in body:
+            self.bad_request(ep, cat, "Missing required parameter: 'input'.", "input")
+        texts = self.embedding_inputs(body["input"], ep)
+        profile = self.model_profile(model, "embedding", ep, cat)
+        model = model if isinstance(model, str) and model else profile.name
+        encoding = body.get("encoding_format", "float")
+        if encoding not in ("float", "base64"):
+            self.bad_request(
+                ep,
+                cat,
+                f"Invalid value: '{encoding}'. Supported values are: 'float' and 'base64'.",
+                "encoding_format",
+            )
+        dims = self.embedding_dims(profile, body.get("dimensions"), ep)
+        tokens = sum(max(1, count_tokens(text)) for text in texts)
+        for text in texts:
+            self.check_context(profile, count_tokens(text), ep, cat)
+        render = partial(self.render_embeddings, model, texts, dims, encoding == "base64", tokens)
+        return Call(
+            endpoint=ep,
+            category=cat,
+            model=model,
+            profile=profile,
+            input_tokens=tokens,
+            key_id=key,
+            render=render,
+        )
+
+    def embedding_inputs(self, value: object, ep: str) -> list[str]:
+        """``input``: a string, a list of strings, a token list or a list of token lists."""
+        if isinstance(value, str):
+            texts = [value]
+        elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            texts = list(value)
+        elif isinstance(value, list) and value and all(_is_int(v) for v in value):
+            texts = [" ".join(map(str, value))]
+        elif (
+            isinstance(value, list)
+            and value
+            and all(isinstance(v, list) and v and all(_is_int(t) for t in v) for v in value)
+        ):
+            texts = [" ".join(map(str, v)) for v in value]
+        else:
+            self.bad_request(
+                ep,
+                "embed",
+                "'input' must be a non-empty string, array of strings, or array of token arrays.",
+                "input",
+            )
+        if any(text == "" for text in texts):
+            self.bad_request(ep, "embed", "'input' cannot contain empty strings.", "input")
+        return texts
+
+    def render_embeddings(
+        self,
+        model: str,
+        texts: list[str],
+        dims: int,
+        as_base64: bool,
+        tokens: int,
+        ctx: Context,
+    ) -> Rendered:
+        data = []
+        for index, text in enumerate(texts):
+            vector = embedding_vector(text, model, dims, self.settings.seed)
+            value: Any = vector
+            if as_base64:
+                value = base64.b64encode(array.array("f", vector).tobytes()).decode("ascii")
+            data.append({"object": "embedding", "index": index, "embedding": value})
+        body = {
+            "object": "list",
+            "data": data,
+            "model": model,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+        return Rendered.json(200, body)
+
+    # --- models ---------------------------------------------------------------------------
+
+    def model_object(self, profile: ModelProfile) -> dict[str, Any]:
+        return {
+            "id": profile.name,
+            "object": "model",
+            "created": 1_700_000_000,
+            "owned_by": self.owned_by,
+        }
+
+    def list_models(self, request: HttpRequest) -> Call:
+        ep, cat = "models", "models"
+        key = self.authenticate(request, ep, cat)
+        body = {
+            "object": "list",
+            "data": [self.model_object(p) for p in self.settings.models.values()],
+        }
+        rendered = Rendered.json(200, body)
+        return Call(endpoint=ep, category=cat, key_id=key, render=lambda ctx: rendered)
+
+    def get_model(self, request: HttpRequest, name: str) -> Call:
+        ep, cat = "models", "models"
+        key = self.authenticate(request, ep, cat)
+        profile = self.find_model(name)
+        if profile is None:
+            self.fail(ep, cat, self.model_not_found(name))
+        rendered = Rendered.json(200, self.model_object(profile))
+        return Call(endpoint=ep, category=cat, model=name, key_id=key, render=lambda ctx: rendered)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -1,0 +1,60 @@
+"""What a running child can learn about itself: its id, and whether it is being asked to stop."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from contextvars import ContextVar
+from typing import final
+
+import trio
+
+from ._spec import Shutdown
+
+__all__ = ["ChildContext", "current_child"]
+
+
+@final
+class ChildContext:
+    """The supervisor's view of one run of a child, visible to the child's own tasks.
+
+    ``stop_requested`` becomes True (and :meth:`wait_stop_requested` returns) when the supervisor
+    starts to stop this run; a child that wants a graceful stop finishes its work and returns
+    then, within its ``shutdown`` grace period. A child that ignores it is cancelled when the
+    grace period ends (at once for ``Shutdown.BRUTAL_KILL``; never for ``Shutdown.INFINITY``).
+    """
+
+    __slots__ = ("_stop", "id", "shutdown", "supervisor")
+
+    def __init__(self, supervisor: str, child_id: Hashable, shutdown: Shutdown) -> None:
+        self.supervisor = supervisor
+        self.id = child_id
+        self.shutdown = shutdown
+        self._stop = trio.Event()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    async def wait_stop_requested(self) -> None:
+        """Return once the supervisor has asked this child to stop."""
+        await self._stop.wait()
+
+    def _request_stop(self) -> None:
+        self._stop.set()
+
+    def __repr__(self) -> str:
+        return (
+            f"ChildContext(supervisor={self.supervisor!r}, id={self.id!r}, "
+            f"stop_requested={self.stop_requested})"
+        )
+
+
+_current: ContextVar[ChildContext | None] = ContextVar("supervisors.current_child", default=None)
+
+
+def current_child() -> ChildContext | None:
+    """The context of the supervised child this task belongs to, or None outside any child.
+
+    Tasks a child spawns inherit it (trio copies the context into new tasks).
+    """
+    return _current.get()

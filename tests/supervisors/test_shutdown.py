@@ -1,0 +1,183 @@
+"""Stopping children: grace periods, brutal kill, infinity, reverse order, owner cancellation."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+import trio.testing
+
+import supervisors as sv
+from supervisors import ExitReason, Shutdown
+
+
+def graceful(log: list[tuple[str, float]], name: str, cleanup: float):
+    """A child that, when asked to stop, cleans up for ``cleanup`` seconds and returns."""
+
+    async def start(*, task_status: trio.TaskStatus[None]) -> None:
+        task_status.started()
+        context = sv.current_child()
+        assert context is not None
+        try:
+            await context.wait_stop_requested()
+            log.append((f"{name}:stop-requested", trio.current_time()))
+            await trio.sleep(cleanup)
+            log.append((f"{name}:clean", trio.current_time()))
+        except trio.Cancelled:
+            log.append((f"{name}:cancelled", trio.current_time()))
+            raise
+
+    return start
+
+
+def stubborn(log: list[tuple[str, float]], name: str):
+    """A child that ignores stop requests."""
+
+    async def start(*, task_status: trio.TaskStatus[None]) -> None:
+        task_status.started()
+        try:
+            await trio.sleep_forever()
+        except trio.Cancelled:
+            log.append((f"{name}:cancelled", trio.current_time()))
+            raise
+
+    return start
+
+
+async def test_graceful_stop_within_the_timeout(events, autojump_clock):
+    """The child sees the stop request, cleans up for 2 s and returns: no cancellation."""
+    log: list[tuple[str, float]] = []
+    async with sv.open_supervisor(
+        children=[sv.ChildSpec("g", graceful(log, "g", 2.0), shutdown=5.0)], observer=events
+    ) as sup:
+        await trio.sleep(1)
+        await sup.terminate_child("g")
+        assert trio.current_time() == 3.0
+    assert log == [("g:stop-requested", 1.0), ("g:clean", 3.0)]
+    assert events.summary()[-1] == ("exited", "g", "shutdown")
+
+
+async def test_cancelled_when_the_timeout_ends(autojump_clock):
+    """A child that does not finish in time is cancelled exactly when its grace period ends."""
+    log: list[tuple[str, float]] = []
+    async with sv.open_supervisor(
+        children=[
+            sv.ChildSpec("slow", graceful(log, "slow", 10.0), shutdown=3.0),
+            sv.ChildSpec("deaf", stubborn(log, "deaf"), shutdown=1.5),
+        ]
+    ) as sup:
+        await sup.terminate_child("slow")
+        assert trio.current_time() == 3.0
+        await sup.terminate_child("deaf")
+        assert trio.current_time() == 4.5
+    assert log == [("slow:stop-requested", 0.0), ("slow:cancelled", 3.0), ("deaf:cancelled", 4.5)]
+
+
+async def test_brutal_kill_cancels_at_once(autojump_clock):
+    """BRUTAL_KILL: no grace period, the child is cancelled immediately."""
+    log: list[tuple[str, float]] = []
+    async with sv.open_supervisor(
+        children=[sv.ChildSpec("b", graceful(log, "b", 2.0), shutdown=Shutdown.BRUTAL_KILL)]
+    ) as sup:
+        await trio.sleep(1)
+        await sup.terminate_child("b")
+        assert trio.current_time() == 1.0
+    assert log == [("b:cancelled", 1.0)]
+
+
+async def test_infinity_waits_as_long_as_the_child_needs(autojump_clock):
+    """INFINITY: the supervisor waits for the child to return, however long."""
+    log: list[tuple[str, float]] = []
+    async with sv.open_supervisor(
+        children=[sv.ChildSpec("i", graceful(log, "i", 1000.0), shutdown=Shutdown.INFINITY)]
+    ) as sup:
+        await sup.terminate_child("i")
+    assert log == [("i:stop-requested", 0.0), ("i:clean", 1000.0)]
+
+
+async def test_leaving_the_block_stops_children_in_reverse_start_order(events, autojump_clock):
+    """Each child gets its own grace period, one after the other, right to left."""
+    log: list[tuple[str, float]] = []
+    specs = [sv.ChildSpec(n, graceful(log, n, 1.0), shutdown=5.0) for n in ("a", "b", "c")]
+    async with sv.open_supervisor(children=specs, observer=events):
+        pass
+    assert [entry for entry in log if entry[0].endswith("clean")] == [
+        ("c:clean", 1.0),
+        ("b:clean", 2.0),
+        ("a:clean", 3.0),
+    ]
+    assert events.summary()[-3:] == [
+        ("exited", "c", "shutdown"),
+        ("exited", "b", "shutdown"),
+        ("exited", "a", "shutdown"),
+    ]
+
+
+async def test_body_exception_stops_children_gracefully_and_propagates_unwrapped(autojump_clock):
+    """The body's own exception comes out as itself, after an orderly stop."""
+    log: list[tuple[str, float]] = []
+    with pytest.raises(KeyError, match="from the body"):
+        async with sv.open_supervisor(
+            children=[sv.ChildSpec("a", graceful(log, "a", 1.0)), sv.ChildSpec("b", graceful(log, "b", 1.0))]
+        ):
+            raise KeyError("from the body")
+    assert [name for name, _ in log] == [
+        "b:stop-requested",
+        "b:clean",
+        "a:stop-requested",
+        "a:clean",
+    ]
+
+
+async def test_owner_cancellation_cancels_children_without_waiting(autojump_clock):
+    """Cancelling the block cancels the children too; no grace period is waited for."""
+    log: list[tuple[str, float]] = []
+    with trio.move_on_after(2):
+        async with sv.open_supervisor(
+            children=[
+                sv.ChildSpec("i", stubborn(log, "i"), shutdown=Shutdown.INFINITY),
+                sv.ChildSpec("t", stubborn(log, "t"), shutdown=60.0),
+            ]
+        ):
+            await trio.sleep_forever()
+    assert trio.current_time() == 2.0
+    assert sorted(log) == [("i:cancelled", 2.0), ("t:cancelled", 2.0)]
+
+
+async def test_child_context_describes_the_run(autojump_clock):
+    """current_child() gives the id, supervisor and shutdown; None outside any child."""
+    seen: list[sv.ChildContext | None] = []
+
+    async def look(*, task_status: trio.TaskStatus[None]) -> None:
+        seen.append(sv.current_child())
+        task_status.started()
+        await trio.sleep_forever()
+
+    assert sv.current_child() is None
+    async with sv.open_supervisor(
+        children=[sv.ChildSpec("x", look, shutdown=2.0)], name="top"
+    ) as sup:
+        context = seen[0]
+        assert context is not None
+        assert (context.id, context.supervisor, context.shutdown) == ("x", "top", 2.0)
+        assert not context.stop_requested
+        await sup.terminate_child("x")
+        assert context.stop_requested
+        assert "stop_requested=True" in repr(context)
+
+
+async def test_a_child_raising_while_stopping_is_reported_not_restarted(events, autojump_clock):
+    """An error during shutdown is an ERROR exit in the events, but never a restart."""
+
+    async def messy(*, task_status: trio.TaskStatus[None]) -> None:
+        task_status.started()
+        context = sv.current_child()
+        assert context is not None
+        await context.wait_stop_requested()
+        raise RuntimeError("cleanup failed")
+
+    async with sv.open_supervisor(intensity=0, children=[sv.ChildSpec("m", messy)], observer=events) as sup:
+        await sup.terminate_child("m")
+        assert [c.state for c in sup.which_children()] == [sv.ChildState.TERMINATED]
+    exited = [e for e in events.events if isinstance(e, sv.ChildExited)]
+    assert exited[-1].reason is ExitReason.ERROR
+    assert isinstance(exited[-1].error, RuntimeError)
