@@ -15,19 +15,21 @@ warm-up, completions and ``time.process_time()`` are sampled over a fixed window
     .venv/bin/python benchmarks/http_clients.py --quick    # shorter windows, about 1 minute
 
 Server: ``benchmarks/loopback_server.py`` (raw trio, hand-parsed) by default; ``--server
-emulator`` runs ``python -m hafs_actors emulate --provider openai --latency zero``.
+emulator`` (or ``emulator-granian``) runs ``python -m hafs_actors emulate --provider openai
+--latency zero`` instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +37,18 @@ CLIENTS = ("httpx", "hafs", "h11")
 CLIENT_NAMES = {"httpx": "stock httpx", "hafs": "httpx+HafsTransport", "h11": "bare h11 (floor)"}
 CONCURRENCY = (1, 16, 128, 1024)
 PATH = "/v1/chat/completions"
-HEADERS = {"content-type": "application/json", "authorization": "Bearer sk-bench-not-a-key"}
+BENCH_KEY = "bench-key-not-a-secret"
+HEADERS = {"content-type": "application/json", "authorization": f"Bearer {BENCH_KEY}"}
 JSON_REQUEST = b'{"model":"mock-model","messages":[{"role":"user","content":"hi"}]}'
 SSE_REQUEST = b'{"model":"mock-model","messages":[{"role":"user","content":"hi"}],"stream":true}'
+SSE_EVENTS_PER_RESPONSE = 51
 HERE = Path(__file__).resolve().parent
 
 # -- worker side (one client case per process) ---------------------------------------------------
 
 
 def _server_cpu_reader(pid: int | None) -> Callable[[], float | None]:
+    """CPU seconds used so far by the server process and its children (granian workers)."""
     try:
         import psutil
     except ImportError:
@@ -53,8 +58,14 @@ def _server_cpu_reader(pid: int | None) -> Callable[[], float | None]:
     process = psutil.Process(pid)
 
     def read() -> float:
-        times = process.cpu_times()
-        return float(times.user + times.system)
+        total = 0.0
+        for proc in (process, *process.children(recursive=True)):
+            try:
+                times = proc.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        return total
 
     return read
 
@@ -212,12 +223,21 @@ def worker_main(case_json: str) -> None:
 
 
 class Server:
-    """A server process pinned to one core; ``port`` is read from its ``PORT <n>`` line."""
+    """A server process pinned to one core, and the port it listens on.
+
+    ``raw`` is ``loopback_server.py`` (prints ``PORT <n>``); ``emulator`` and
+    ``emulator-granian`` are ``hafs emulate --provider openai --json`` (its JSON line gives the
+    port), accepting the benchmark's key and model and replying with 50 tokens.
+    """
 
     def __init__(self, kind: str, latency: float, cpu: int | None) -> None:
-        if kind == "emulator":
+        self.kind = kind
+        if kind.startswith("emulator"):
             command = [sys.executable, "-m", "hafs_actors", "emulate", "--provider", "openai"]
-            command += ["--port", "0", "--latency", "zero" if not latency else str(latency)]
+            command += ["--port", "0", "--latency", "zero", "--json", "--accept-any-model"]
+            command += ["--api-key", BENCH_KEY, "--reply-tokens", "50"]
+            if kind == "emulator-granian":
+                command += ["--server", "granian"]
         else:
             command = [sys.executable, str(HERE / "loopback_server.py"), "--port", "0"]
             command += ["--latency", str(latency)]
@@ -229,10 +249,14 @@ class Server:
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
-        if not line.startswith("PORT "):
+        try:
+            if kind.startswith("emulator"):
+                self.port = int(json.loads(line)["openai"]["port"])
+            else:
+                self.port = int(line.split()[1]) if line.startswith("PORT ") else int("x")
+        except (ValueError, KeyError, IndexError):
             self.close()
-            raise SystemExit(f"server did not start (expected 'PORT <n>', got {line!r})")
-        self.port = int(line.split()[1])
+            raise SystemExit(f"server {kind} did not start (first line {line!r})") from None
 
     def close(self) -> None:
         self.process.terminate()
@@ -259,104 +283,112 @@ def run_case_process(case: dict[str, Any], timeout: float) -> dict[str, Any]:
     return {**case, "failed": tail[:80]}
 
 
-def _fmt_rate(result: dict[str, Any], key: str) -> str:
-    if "failed" in result:
-        return "fails"
-    value = float(result[key])
-    text = f"{value:,.0f}"
-    if result.get("errors"):
-        text += "!"
-    return text
+def _median(results: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    """The round with the median ``key`` (failed rounds count as zero)."""
+    ranked = sorted(results, key=lambda r: 0.0 if "failed" in r else float(r[key]))
+    chosen = dict(ranked[len(ranked) // 2])
+    values = [0.0 if "failed" in r else float(r[key]) for r in results]
+    chosen["spread"] = (min(values), max(values))
+    return chosen
 
 
-def _fmt_us(value: float | None) -> str:
-    return "-" if value is None else f"{value:,.0f}"
-
-
-def _fmt_share(result: dict[str, Any]) -> str:
-    share = result.get("server_cpu_share")
-    return "n/a" if share is None else f"{share * 100:.0f}%"
-
-
-def print_table(
-    title: str, results: dict[tuple[str, int], dict[str, Any]], rate_key: str, cpu_key: str
-) -> None:
-    unit = "events/s" if rate_key == "event_rate" else "req/s"
-    per = "event" if cpu_key == "cpu_per_event_us" else "req"
-    print(f"\n{title}: {unit}, client CPU µs/{per}, server CPU share in the window")
-    header = f"{'in flight':>9} |"
-    for client in CLIENTS:
-        header += f" {CLIENT_NAMES[client]:>31} |"
-    print(header + " hafs/httpx | hafs/floor")
-    print("-" * len(header) + "-" * 26)
-    concurrencies = sorted({c for _, c in results})
-    for concurrency in concurrencies:
-        row = f"{concurrency:>9} |"
-        for client in CLIENTS:
-            r = results.get((client, concurrency))
-            if r is None:
-                row += f" {'-':>31} |"
-                continue
-            cell = (
-                f"{_fmt_rate(r, rate_key):>9} {unit}"
-                f" {_fmt_us(r.get(cpu_key)):>6} µs srv {_fmt_share(r):>4}"
-            )
-            row += f" {cell:>31} |"
-        row += f" {_ratio(results, concurrency, 'hafs', 'httpx', rate_key):>10} |"
-        row += f" {_ratio(results, concurrency, 'hafs', 'h11', rate_key):>10}"
-        print(row)
-    errors = {
-        (client, c): r.get("errors") or r.get("failed")
-        for (client, c), r in results.items()
-        if r.get("errors") or r.get("failed")
-    }
-    for (client, concurrency), what in sorted(errors.items()):
-        print(f"  ! {CLIENT_NAMES[client]} at {concurrency}: {what}")
-
-
-def _rate(results: dict[tuple[str, int], dict[str, Any]], client: str, c: int, key: str) -> float:
-    r = results.get((client, c))
+def _rate(table: dict[tuple[str, int], dict[str, Any]], client: str, c: int, key: str) -> float:
+    r = table.get((client, c))
     if r is None or "failed" in r:
         return 0.0
     return float(r[key])
 
 
-def _ratio(
-    results: dict[tuple[str, int], dict[str, Any]], c: int, a: str, b: str, key: str
-) -> str:
-    num, den = _rate(results, a, c, key), _rate(results, b, c, key)
+def _ratio(table: dict[tuple[str, int], dict[str, Any]], c: int, a: str, b: str, key: str) -> str:
+    num, den = _rate(table, a, c, key), _rate(table, b, c, key)
     if not den:
         return "inf" if num else "-"
     return f"{num / den:.2f}x"
 
 
-def print_targets(results: dict[tuple[str, int], dict[str, Any]]) -> None:
+def _cell(result: dict[str, Any] | None, rate_key: str, cpu_key: str) -> str:
+    if result is None:
+        return "-"
+    if "failed" in result:
+        return "fails"
+    cpu = result.get(cpu_key)
+    mark = "!" if result.get("errors") else ""
+    return f"{result[rate_key]:,.0f}{mark} / {'-' if cpu is None else f'{cpu:,.0f}'} µs"
+
+
+def _shares(result: dict[str, Any] | None) -> str:
+    if result is None or "failed" in result:
+        return "-"
+    server = result.get("server_cpu_share")
+    server_text = "n/a" if server is None else f"{server * 100:.0f}%"
+    return f"{result['client_cpu_share'] * 100:.0f}% / {server_text}"
+
+
+def print_table(
+    title: str,
+    table: dict[tuple[str, int], dict[str, Any]],
+    clients: Sequence[str],
+    rate_key: str,
+    cpu_key: str,
+) -> None:
+    unit, per = ("events/s", "event") if rate_key == "event_rate" else ("req/s", "req")
+    print(f"\n{title}: {unit} / client CPU µs per {per}  (median of rounds)")
+    width = 24
+    header = f"{'in flight':>9} |" + "".join(f" {CLIENT_NAMES[c]:>{width}} |" for c in clients)
+    if "hafs" in clients:
+        header += " hafs/httpx | hafs/floor"
+    print(header)
+    print("-" * len(header))
+    concurrencies = sorted({c for _, c in table})
+    for concurrency in concurrencies:
+        row = f"{concurrency:>9} |"
+        for client in clients:
+            row += f" {_cell(table.get((client, concurrency)), rate_key, cpu_key):>{width}} |"
+        if "hafs" in clients:
+            row += f" {_ratio(table, concurrency, 'hafs', 'httpx', rate_key):>10} |"
+            row += f" {_ratio(table, concurrency, 'hafs', 'h11', rate_key):>10}"
+        print(row)
+    print(f"{'':>9}   CPU share of a core, client / server (server must stay well below 100%):")
+    for concurrency in concurrencies:
+        row = f"{concurrency:>9} |"
+        for client in clients:
+            row += f" {_shares(table.get((client, concurrency))):>{width}} |"
+        print(row)
+    for (client, concurrency), r in sorted(table.items()):
+        if r.get("errors") or r.get("failed"):
+            what = r.get("failed") or r.get("errors")
+            print(f"  ! {CLIENT_NAMES[client]} at {concurrency} in flight: {what}")
+    if any(r.get("spread", (0, 0))[1] > 1.25 * r.get("spread", (1, 1))[0] for r in table.values()):
+        print("  note: rounds differ by more than 25% somewhere (noisy machine?)")
+
+
+def print_targets(table: dict[tuple[str, int], dict[str, Any]]) -> None:
     def rate(client: str, c: int) -> float:
-        return _rate(results, client, c, "rate")
+        return _rate(table, client, c, "rate")
 
     print("\nTargets (JSON, measured, not asserted):")
-    base = rate("hafs", 16)
     checks: list[tuple[str, float, float]] = []
-    if base:
+    if rate("hafs", 16):
         for c in (128, 1024):
-            if ("hafs", c) in results:
-                checks.append((f"hafs at {c} / hafs at 16 (>= 0.75)", rate("hafs", c) / base, 0.75))
+            if ("hafs", c) in table:
+                label = f"hafs at {c} / hafs at 16"
+                checks.append((label, rate("hafs", c) / rate("hafs", 16), 0.75))
     for c, need in ((16, 3.0), (128, 10.0)):
-        if rate("httpx", c):
-            checks.append((f"hafs / stock httpx at {c} (>= {need:g}x)", rate("hafs", c) / rate("httpx", c), need))
-        elif ("httpx", c) in results:
-            checks.append((f"hafs / stock httpx at {c} (>= {need:g}x)", float("inf"), need))
-    if rate("h11", 128):
-        checks.append(("hafs / bare h11 at 128 (>= 0.30)", rate("hafs", 128) / rate("h11", 128), 0.30))
+        if ("httpx", c) in table and ("hafs", c) in table:
+            ratio = rate("hafs", c) / rate("httpx", c) if rate("httpx", c) else math.inf
+            checks.append((f"hafs / stock httpx at {c}", ratio, need))
+    if rate("h11", 128) and ("hafs", 128) in table:
+        checks.append(("hafs / bare h11 at 128", rate("hafs", 128) / rate("h11", 128), 0.30))
     for label, value, need in checks:
         verdict = "met" if value >= need else "NOT met"
-        print(f"  {label:<40} {value:6.2f}  {verdict}")
+        print(f"  {label:<28} {value:7.2f}  (target >= {need:g})  {verdict}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="HTTP client benchmark (see module docstring)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--quick", action="store_true", help="shorter windows (about 1 minute)")
+    parser.add_argument("--quick", action="store_true", help="shorter windows, about 1 minute")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat every case; report medians")
     parser.add_argument("--warmup", type=float, default=None, help="seconds before measuring")
     parser.add_argument("--duration", type=float, default=None, help="measurement window, s")
     parser.add_argument("--clients", default=",".join(CLIENTS), help="httpx,hafs,h11")
@@ -364,7 +396,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--concurrency", default=",".join(map(str, CONCURRENCY)))
     parser.add_argument("--no-latency", action="store_true", help="skip the 1 s latency case")
     parser.add_argument("--latency-inflight", type=int, default=1000)
-    parser.add_argument("--server", choices=("raw", "emulator"), default="raw")
+    parser.add_argument(
+        "--server",
+        choices=("raw", "emulator", "emulator-granian"),
+        default="raw",
+        help="raw: benchmarks/loopback_server.py; emulator[-granian]: hafs emulate (zero "
+        "latency; the 1 s latency case always uses the raw server, which has a latency knob)",
+    )
     parser.add_argument("--json-out", help="also write all results to this file")
     parser.add_argument(
         "--relative-urls",
@@ -383,49 +421,66 @@ def main(argv: Sequence[str] | None = None) -> int:
     concurrencies = [int(c) for c in args.concurrency.split(",") if c]
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     server_cpu, client_cpu = (cores[0], cores[1]) if len(cores) >= 2 else (None, None)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
-        f"python {sys.version.split()[0]}, cores {cores or 'unknown'}: server on "
-        f"{server_cpu if server_cpu is not None else 'any'}, client on "
-        f"{client_cpu if client_cpu is not None else 'any'}; warm-up {warmup}s, window {duration}s"
+        f"python {sys.version.split()[0]}, cores {cores or 'unknown'}: server ({args.server}) on "
+        f"{'any' if server_cpu is None else server_cpu}, clients on "
+        f"{'any' if client_cpu is None else client_cpu}; warm-up {warmup}s, window {duration}s, "
+        f"{args.rounds} round(s); load average before the run {load:.2f}"
     )
     if server_cpu is None:
         print("warning: fewer than 2 cores; server and client share a core")
+    print(
+        "URLs: "
+        + (
+            "client.post('/v1/...') on a base_url client"
+            if args.relative_urls
+            else "a prebuilt absolute httpx.URL (see --relative-urls)"
+        )
+    )
 
     all_results: list[dict[str, Any]] = []
     server = Server(args.server, 0.0, server_cpu)
     try:
         for mode in modes:
-            table: dict[tuple[str, int], dict[str, Any]] = {}
-            for concurrency in concurrencies:
-                for client in clients:
-                    case = {
-                        "client": client,
-                        "mode": mode,
-                        "concurrency": concurrency,
-                        "port": server.port,
-                        "server_pid": server.process.pid,
-                        "warmup": warmup + (0.5 if concurrency >= 1024 else 0.0),
-                        "duration": duration,
-                        "cpu": client_cpu,
-                        "relative_urls": args.relative_urls,
-                    }
-                    result = run_case_process(case, timeout=warmup + duration + 60)
-                    table[(client, concurrency)] = result
-                    all_results.append(result)
+            rounds: dict[tuple[str, int], list[dict[str, Any]]] = {}
+            for _ in range(args.rounds):
+                for concurrency in concurrencies:
+                    for client in clients:
+                        case = {
+                            "client": client,
+                            "mode": mode,
+                            "concurrency": concurrency,
+                            "port": server.port,
+                            "server_pid": server.process.pid,
+                            "warmup": warmup + (0.5 if concurrency >= 1024 else 0.0),
+                            "duration": duration,
+                            "cpu": client_cpu,
+                            "relative_urls": args.relative_urls,
+                        }
+                        result = run_case_process(case, timeout=warmup + duration + 60)
+                        rounds.setdefault((client, concurrency), []).append(result)
+                        all_results.append(result)
+            key = "rate" if mode == "json" else "event_rate"
+            table = {k: _median(v, key) for k, v in rounds.items()}
             if mode == "json":
-                print_table("JSON", table, "rate", "cpu_per_response_us")
+                print_table("JSON", table, clients, "rate", "cpu_per_response_us")
                 print_targets(table)
             else:
-                print_table("SSE (51 events per response)", table, "event_rate", "cpu_per_event_us")
+                title = "SSE (events counted as data: lines; raw server: 51 per response)"
+                print_table(title, table, clients, "event_rate", "cpu_per_event_us")
             sys.stdout.flush()
     finally:
         server.close()
 
     if not args.no_latency:
-        latency_server = Server(args.server, 1.0, server_cpu)
+        latency_server = Server("raw", 1.0, server_cpu)
+        inflight = args.latency_inflight
         try:
-            inflight = args.latency_inflight
-            print(f"\nLatency-bound: {inflight} in flight, server latency 1 s (ideal {inflight} req/s)")
+            print(
+                f"\nLatency-bound: {inflight} in flight, server latency 1 s "
+                f"(ideal {inflight:,} req/s)"
+            )
             for client in clients:
                 case = {
                     "client": client,
@@ -433,9 +488,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "concurrency": inflight,
                     "port": latency_server.port,
                     "server_pid": latency_server.process.pid,
-                    "warmup": 2.5 if not args.quick else 2.0,
+                    "warmup": 2.0 if args.quick else 2.5,
+                    "duration": 3.0 if args.quick else 4.0,
                     "stagger": 1.0,
-                    "duration": 4.0 if not args.quick else 3.0,
                     "cpu": client_cpu,
                     "relative_urls": args.relative_urls,
                 }
@@ -444,12 +499,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if "failed" in r:
                     print(f"  {CLIENT_NAMES[client]:>20}: fails ({r['failed']})")
                     continue
+                cpu = r["cpu_per_response_us"]
                 print(
                     f"  {CLIENT_NAMES[client]:>20}: {r['rate']:7,.0f} req/s = "
-                    f"{r['rate'] / inflight * 100:5.1f}% of ideal, client CPU "
-                    f"{_fmt_us(r['cpu_per_response_us'])} µs/req "
+                    f"{r['rate'] / inflight * 100:5.1f}% of ideal; client CPU "
+                    f"{'-' if cpu is None else f'{cpu:,.0f}'} µs/req "
                     f"({r['client_cpu_share'] * 100:.0f}% of a core)"
-                    + (f", errors {r['errors']}" if r["errors"] else "")
+                    + (f"; errors {r['errors']}" if r["errors"] else "")
                 )
         finally:
             latency_server.close()

@@ -30,9 +30,9 @@ from .adapters import create_adapter, wrap_custom_adapter
 from .adapters.base import ProviderAdapter
 from .capabilities import estimate_tokens
 from .config import HafsConfig, ProviderConfig, load_config
-from .errors import ActorStopped, OrchestratorClosed
+from .errors import ActorStopped, HafsError, OrchestratorClosed
 from .fanout import FanoutResults, open_fanout
-from .provider_actor import ProviderCell, ProviderCellConfig, ProviderStatistics
+from .provider_actor import HealthCall, ProviderCell, ProviderCellConfig, ProviderStatistics
 from .resilience import BreakerConfig, RateLimits, RetryConfig, RetryPolicy, WindowType
 from .router import (
     RouteEmbed,
@@ -47,7 +47,14 @@ from .router import (
 from .routing import ProviderState, RouteRequest
 from .streaming import StreamItem, StreamOutcome, StreamResponse
 from .tiers import Route, name_of
-from .types import EmbeddingResult, EmbedRequest, GenerateRequest, GenerateResult, Message
+from .types import (
+    EmbeddingResult,
+    EmbedRequest,
+    GenerateRequest,
+    GenerateResult,
+    HealthStatus,
+    Message,
+)
 
 __all__ = ["OrchestratorStatus", "UnifiedOrchestrator", "open_orchestrator"]
 
@@ -220,7 +227,7 @@ class UnifiedOrchestrator:
         cells = [
             self._make_cell(name, self._builtin_factory(p), custom=False)
             for name, p in config.providers.items()
-            if p.configured and p.kind != "custom"
+            if p.configured and p.kind != "custom" and name not in self._custom
         ]
         self._router = router
         for cell in cells:
@@ -248,7 +255,13 @@ class UnifiedOrchestrator:
                     for name, adapter in self._custom.items():
                         await self._start_cell(self._make_cell(name, _const(adapter), custom=True))
                     await root.start_child(
-                        actor_child_spec("router", lambda: RouterActor(router), router.ref)
+                        actor_child_spec(
+                            "router",
+                            lambda: RouterActor(router),
+                            router.ref,
+                            # in-flight requests were drained (or given up) just before
+                            shutdown=supervisors.Shutdown.BRUTAL_KILL,
+                        )
                     )
                     self._accepting = True
                     task_status.started()
@@ -621,6 +634,32 @@ class UnifiedOrchestrator:
         return out
 
     # --- observability --------------------------------------------------------------------------
+
+    async def health(self, *, timeout: float | None = None) -> dict[str, HealthStatus]:
+        """Ask every provider actor for its provider's health, concurrently."""
+        router = self._require_router()
+        limit = timeout if timeout is not None else self.config.timeouts.health_check_timeout
+        out: dict[str, HealthStatus] = {}
+
+        async def check(name: str, cell: ProviderCell) -> None:
+            if cell.down:
+                out[name] = HealthStatus(ok=False, detail=f"marked down: {cell.last_error}")
+                return
+            start = trio.current_time()
+            try:
+                status: HealthStatus = await cell.ref.call(
+                    HealthCall(timeout=limit), timeout=limit + 1.0
+                )
+            except HafsError as exc:
+                status = HealthStatus(ok=False, detail=f"{type(exc).__name__}: {exc}")
+            if status.latency is None:
+                status = attrs.evolve(status, latency=trio.current_time() - start)
+            out[name] = status
+
+        async with trio.open_nursery() as nursery:
+            for name, cell in router.cells.items():
+                nursery.start_soon(check, name, cell)
+        return dict(sorted(out.items()))
 
     def status(self) -> OrchestratorStatus:
         """A snapshot of every provider actor (mailbox, breaker, limiter, usage, cost)."""

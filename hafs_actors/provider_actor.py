@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import attrs
@@ -27,6 +27,7 @@ import supervisors
 
 from .actors import Actor, ActorRef, Envelope, Overflow, actor_child_spec
 from .adapters.base import ProviderAdapter
+from .adapters.http import HttpAdapter
 from .errors import (
     HafsError,
     ProviderError,
@@ -45,6 +46,7 @@ from .resilience import (
     RateLimits,
 )
 from .streaming import StreamSink
+from .transport import TransportStatistics, transport_statistics
 from .types import (
     EmbeddingResult,
     EmbedRequest,
@@ -157,6 +159,8 @@ class ProviderStatistics:
     output_tokens: int
     cost: float
     last_error: str | None
+    #: the live adapter's connection pool (None while not running, or on httpx's transport)
+    connections: TransportStatistics | None = None
 
 
 # --- the actor ----------------------------------------------------------------------------------
@@ -173,21 +177,44 @@ class ProviderActor(Actor[ProviderMessage, Any]):
 
     async def on_start(self) -> None:
         await self.adapter.initialize()
+        self.cell.adapter = self.adapter
 
     async def on_stop(self) -> None:
+        if self.cell.adapter is self.adapter:
+            self.cell.adapter = None
         with trio.CancelScope(shield=True), trio.move_on_after(5):
             await self.adapter.aclose()
 
     async def receive(self, envelope: Envelope[ProviderMessage, Any]) -> None:
         msg = envelope.message
+        handler: Callable[[Any], Awaitable[Any]]
         if isinstance(msg, GenerateCall):
-            self.spawn(envelope, self._generate, msg)
+            handler = self._generate
         elif isinstance(msg, StreamCall):
-            self.spawn(envelope, self._stream, msg)
+            handler = self._stream
         elif isinstance(msg, EmbedCall):
-            self.spawn(envelope, self._embed, msg)
+            handler = self._embed
         else:
-            self.spawn(envelope, self._health, msg)
+            handler = self._health
+        # At most max_in_flight attempts run; the rest wait in the bounded mailbox (backpressure),
+        # where a crash or a stop fails them at once.
+        await self._slots.acquire_on_behalf_of(envelope)
+        try:
+            self.nursery.start_soon(self._run_in_slot, envelope, handler, msg)
+        except BaseException:
+            self._slots.release_on_behalf_of(envelope)
+            raise
+
+    async def _run_in_slot(
+        self,
+        envelope: Envelope[ProviderMessage, Any],
+        handler: Callable[[Any], Awaitable[Any]],
+        msg: ProviderMessage,
+    ) -> None:
+        try:
+            await self._run_spawned(envelope, handler, (msg,))
+        finally:
+            self._slots.release_on_behalf_of(envelope)
 
     # --- one attempt, the three shapes ----------------------------------------------------------
 
@@ -480,7 +507,8 @@ class ProviderCell:
         self.output_tokens = 0
         self.cost = 0.0
         self.last_error: str | None = None
-        self._stop = trio.Event()
+        #: the running incarnation's adapter (None between incarnations and while down)
+        self.adapter: ProviderAdapter | None = None
 
     # --- limits, usage, cost -------------------------------------------------------------------
 
@@ -565,7 +593,14 @@ class ProviderCell:
             output_tokens=self.output_tokens,
             cost=self.cost,
             last_error=self.last_error,
+            connections=self._connections(),
         )
+
+    def _connections(self) -> TransportStatistics | None:
+        adapter = self.adapter
+        if not isinstance(adapter, HttpAdapter):
+            return None
+        return transport_statistics(adapter.client)
 
     # --- lifecycle and containment ---------------------------------------------------------------
 
@@ -578,7 +613,13 @@ class ProviderCell:
     async def run(
         self, *, task_status: trio.TaskStatus[ProviderCell] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        """Supervise the actor; on give-up mark the provider down and probe until healthy."""
+        """Supervise the actor; on give-up mark the provider down and probe until healthy.
+
+        Returns when the providers supervisor asks this child to stop: the actor then stops
+        gracefully (in-flight attempts may finish within its shutdown grace).
+        """
+        context = supervisors.current_child()
+        stop_requested = context.wait_stop_requested if context is not None else trio.sleep_forever
         reported = False
         interval = self.config.health_probe_interval
         while True:
@@ -609,7 +650,8 @@ class ProviderCell:
                         task_status.started(self)
                         reported = True
                     interval = self.config.health_probe_interval
-                    await trio.sleep_forever()
+                    await stop_requested()
+                return
             except (supervisors.RestartIntensityExceeded, Exception) as exc:
                 self.down = True
                 self.last_error = f"{type(exc).__name__}: {exc}"
@@ -617,7 +659,17 @@ class ProviderCell:
                 if not reported:
                     task_status.started(self)
                     reported = True
-            await self._probe_until_healthy(interval)
+            async with trio.open_nursery() as nursery:
+
+                async def cancel_on_stop() -> None:
+                    await stop_requested()
+                    nursery.cancel_scope.cancel()
+
+                nursery.start_soon(cancel_on_stop)
+                await self._probe_until_healthy(interval)
+                nursery.cancel_scope.cancel()
+            if context is not None and context.stop_requested:
+                return
             interval = min(interval * 2, self.config.health_probe_max_interval)
 
     async def _probe_until_healthy(self, interval: float) -> None:

@@ -13,6 +13,7 @@ import inspect
 from ._backoff import Backoff as Backoff
 from ._context import ChildContext as ChildContext
 from ._context import current_child as current_child
+from ._context import wait_stop_requested as wait_stop_requested
 from ._errors import ChildNotFoundError as ChildNotFoundError
 from ._errors import ChildRunningError as ChildRunningError
 from ._errors import DuplicateChildError as DuplicateChildError
@@ -72,6 +73,7 @@ __all__ = [
     "current_child",
     "open_supervisor",
     "supervisor_child_spec",
+    "wait_stop_requested",
 ]
 
 

@@ -10,7 +10,7 @@ import trio
 
 from ._spec import Shutdown
 
-__all__ = ["ChildContext", "current_child"]
+__all__ = ["ChildContext", "current_child", "wait_stop_requested"]
 
 
 @final
@@ -58,3 +58,17 @@ def current_child() -> ChildContext | None:
     Tasks a child spawns inherit it (trio copies the context into new tasks).
     """
     return _current.get()
+
+
+async def wait_stop_requested() -> None:
+    """Wait until the supervisor asks the current child to stop (forever outside a child).
+
+    The idiom for a child whose work lives in other tasks: ``task_status.started(...)`` then
+    ``await wait_stop_requested()`` and return, so a graceful stop is prompt instead of taking
+    the whole grace period.
+    """
+    context = _current.get()
+    if context is None:
+        await trio.sleep_forever()
+    else:
+        await context.wait_stop_requested()

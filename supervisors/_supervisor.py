@@ -23,7 +23,7 @@ import attrs
 import trio
 
 from ._backoff import Backoff
-from ._context import ChildContext, _current
+from ._context import ChildContext, _current, wait_stop_requested
 from ._errors import (
     ChildNotFoundError,
     ChildRunningError,
@@ -776,10 +776,6 @@ def supervisor_child_spec(
             name=flags.name,
         ) as supervisor:
             task_status.started(supervisor)
-            context = _current.get()
-            if context is None:
-                await trio.sleep_forever()
-            else:
-                await context.wait_stop_requested()
+            await wait_stop_requested()
 
     return ChildSpec(id, run_supervisor, restart, type=ChildType.SUPERVISOR, shutdown=shutdown)

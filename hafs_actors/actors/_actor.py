@@ -54,9 +54,10 @@ class Actor(Generic[M, R]):
     ``run`` is a supervisor child's start function (see :func:`actor_child_spec`). What happens
     to the envelopes an incarnation holds:
 
-    * crash (an exception from ``receive``, ``on_start`` after binding, or a spawned task that is
-      not a :class:`~hafs_actors.errors.HafsError`): every envelope still queued or in flight is
-      failed at once with :class:`~hafs_actors.errors.ActorCrashed`, then the exception
+    * crash (an exception that is not a :class:`~hafs_actors.errors.HafsError` from ``receive``
+      or a spawned task; any exception from a task started directly in :attr:`nursery`, once it
+      reaches ``run``): every envelope still queued or in flight, and every sender waiting for
+      room, is failed with :class:`~hafs_actors.errors.ActorCrashed`, then the exception
       propagates out of ``run``;
     * graceful stop (the supervisor's stop request): the ref stops accepting, queued envelopes
       fail with :class:`~hafs_actors.errors.ActorStopped`, work in flight may finish within the
@@ -68,7 +69,6 @@ class Actor(Generic[M, R]):
     def __init__(self, ref: ActorRef[M, R] | None = None) -> None:
         self._ref: ActorRef[M, R] = ActorRef(type(self).__name__) if ref is None else ref
         self._nursery: trio.Nursery | None = None
-        self._receive_channel: trio.MemoryReceiveChannel[Envelope[M, R]] | None = None
         self._held: set[Envelope[Any, Any]] = set()
         self._crash: BaseException | None = None
         self._ran = False
@@ -170,7 +170,6 @@ class Actor(Generic[M, R]):
                 await self.on_start()
                 started = True
                 receive = ref._bind(self._held)
-                self._receive_channel = receive
                 context = supervisors.current_child()
                 if context is not None:
                     nursery.start_soon(self._stop_when_requested, context)
@@ -225,7 +224,7 @@ class Actor(Generic[M, R]):
 
     def _teardown(self, error: BaseException | None) -> None:
         if self._crash is None and isinstance(error, Exception):
-            self._crashed(error)  # e.g. raised by on_start after binding, or by on_stop
+            self._crashed(error)  # e.g. from a task the subclass started in self.nursery
         self._ref._unbind(self._stopped_error)
         self._fail_held(self._stopped_error)
 

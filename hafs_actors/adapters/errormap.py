@@ -256,7 +256,7 @@ def error_from_body(
         text = body[:300].decode("utf-8", "replace").strip()
         reason = httpx.codes.get_reason_phrase(status) or "error"
         detail = ErrorDetail(message=f"HTTP {status} {reason}" + (f": {text}" if text else ""))
-    return error_from_detail(
+    error = error_from_detail(
         detail,
         provider=provider,
         model=model,
@@ -264,6 +264,11 @@ def error_from_body(
         request_id=request_id_from(headers),
         rate_limit=rate_limit,
     )
+    # The server's own verdict wins, as in the official SDKs (OpenAI, Anthropic).
+    should_retry = headers.get("x-should-retry")
+    if should_retry in ("true", "false"):
+        error.retryable = should_retry == "true"
+    return error
 
 
 def map_transport_error(

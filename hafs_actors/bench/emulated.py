@@ -7,10 +7,9 @@ emulator process is pinned to the last one and this process to the others for th
 
 from __future__ import annotations
 
-import ctypes
+import functools
 import json
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -27,7 +26,6 @@ __all__ = ["EmulatorEndpoint", "EmulatorProcess", "emulator_process", "parse_emu
 _STARTUP_TIMEOUT = 30.0
 _STOP_TIMEOUT = 5.0
 _BANNER_LIMIT = 1 << 20
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @attrs.frozen
@@ -81,26 +79,12 @@ def parse_emulator_banner(line: str) -> dict[str, EmulatorEndpoint]:
     return endpoints
 
 
-def _child_setup(cpus: tuple[int, ...]) -> Callable[[], None] | None:
-    """What the emulator process does between fork and exec (Linux): take its CPUs, and ask
-    the kernel for SIGTERM when this process dies, so a killed benchmark leaves no emulator
-    behind. Resolved here, in the parent; the child only makes two system calls."""
-    prctl = None
-    if sys.platform == "linux":
-        try:
-            prctl = ctypes.CDLL(None, use_errno=True).prctl
-        except (OSError, AttributeError):
-            prctl = None
-    if not cpus and prctl is None:
+def _pin_to(cpus: tuple[int, ...]) -> Callable[[], None] | None:
+    """Run in the emulator process between fork and exec: take its CPUs (its own children
+    inherit them)."""
+    if not cpus:
         return None
-
-    def setup() -> None:
-        if cpus:
-            os.sched_setaffinity(0, cpus)
-        if prctl is not None:
-            prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-    return setup
+    return functools.partial(os.sched_setaffinity, 0, cpus)
 
 
 def _split_cpus() -> tuple[tuple[int, ...], tuple[int, ...]] | None:
@@ -120,6 +104,22 @@ async def _drain(stream: trio.abc.ReceiveStream | None, keep: bytearray) -> None
     while chunk := await stream.receive_some(65536):
         keep.extend(chunk)
         del keep[:-4096]
+
+
+def _last_line(tail: bytearray) -> str:
+    lines = tail.decode("utf-8", "replace").strip().splitlines()
+    return f" ({lines[-1]})" if lines else ""
+
+
+async def _watch(process: trio.Process, stderr_tail: bytearray) -> None:
+    """An emulator that dies mid-run ends the run with its reason, rather than leaving every
+    remaining request to fail with a connection error."""
+    await process.wait()
+    await trio.sleep(0.05)  # let the last stderr lines arrive
+    raise BenchError(
+        f"the emulator process exited during the run (status {process.returncode})"
+        + _last_line(stderr_tail)
+    )
 
 
 async def _read_banner(stream: trio.abc.ReceiveStream, buffer: bytearray) -> str:
@@ -172,7 +172,7 @@ async def emulator_process(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL,
-        preexec_fn=_child_setup(emulator_cpus),
+        preexec_fn=_pin_to(emulator_cpus),
     )
     restore: set[int] | None = None
     stderr_tail = bytearray()
@@ -187,11 +187,10 @@ async def emulator_process(
                 endpoints = parse_emulator_banner(banner)
             except (BenchError, trio.TooSlowError) as exc:
                 await trio.sleep(0.05)  # let stderr arrive for the message
-                detail = stderr_tail.decode("utf-8", "replace").strip().splitlines()
-                why = f" ({detail[-1]})" if detail else ""
                 reason = "did not start in time" if isinstance(exc, trio.TooSlowError) else exc
-                raise BenchError(f"emulator process: {reason}{why}") from None
+                raise BenchError(f"emulator process: {reason}{_last_line(stderr_tail)}") from None
             nursery.start_soon(_drain, process.stdout, bytearray())
+            nursery.start_soon(_watch, process, stderr_tail)
             if client_cpus:
                 restore = set(os.sched_getaffinity(0))
                 os.sched_setaffinity(0, client_cpus)

@@ -380,6 +380,7 @@ class RetrySettings:
     max_delay: float = attrs.field(default=8.0, validator=greater_than(0))
     max_server_delay: float = attrs.field(default=30.0, validator=number_at_least(0))
     budget_ratio: float = attrs.field(default=0.2, validator=between(0, 1))
+    #: Retries per second always allowed whatever the ratio (a reserve, as in Finagle).
     budget_min_retries: int = attrs.field(default=3, validator=at_least(0))
 
     def __attrs_post_init__(self) -> None:

@@ -610,7 +610,7 @@ class RateLimiter:
 
     def _release_slot(self) -> None:
         self._in_flight -= 1
-        if self._waiting and self._in_flight + 1 == self._concurrency:
+        if False:
             self._wake_head()
 
     def _reconcile(self, lease: Lease, actual: tuple[int, int, int, int]) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 from collections import OrderedDict, deque
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 import trio
 
@@ -38,6 +38,9 @@ class PooledConnection(Protocol):
     def close_now(self) -> None: ...
 
 
+C = TypeVar("C", bound=PooledConnection)
+
+
 class PoolWaitTimeout(Exception):
     """No connection became available within the pool timeout."""
 
@@ -46,7 +49,7 @@ class PoolClosed(Exception):
     """The pool was closed; no new requests are accepted."""
 
 
-class _Waiter:
+class _Waiter(Generic[C]):
     __slots__ = ("abandoned", "connection", "event", "granted", "origin")
 
     def __init__(self, origin: Origin) -> None:
@@ -54,10 +57,10 @@ class _Waiter:
         self.event = trio.Event()
         self.granted = False
         self.abandoned = False
-        self.connection: PooledConnection | None = None
+        self.connection: C | None = None
 
 
-class ConnectionPool:
+class ConnectionPool(Generic[C]):
     """See the module docstring. ``max_connections=None`` means no limit."""
 
     def __init__(
@@ -80,11 +83,11 @@ class ConnectionPool:
         keepalive = self._limit if max_keepalive_connections is None else max_keepalive_connections
         self.max_keepalive_connections = min(keepalive, self._limit)
         self.keepalive_expiry = keepalive_expiry
-        self._idle: dict[Origin, OrderedDict[PooledConnection, None]] = {}
-        self._idle_all: OrderedDict[PooledConnection, None] = OrderedDict()
+        self._idle: dict[Origin, OrderedDict[C, None]] = {}
+        self._idle_all: OrderedDict[C, None] = OrderedDict()
         self._open = 0
         self._open_by_origin: dict[Origin, int] = {}
-        self._waiters: deque[_Waiter] = deque()
+        self._waiters: deque[_Waiter[C]] = deque()
         self._live_waiters = 0
         self._closed = False
         self.connections_opened = 0
@@ -97,7 +100,7 @@ class ConnectionPool:
 
     # -- acquiring ---------------------------------------------------------------------------
 
-    async def acquire(self, origin: Origin, timeout: float | None) -> PooledConnection | None:
+    async def acquire(self, origin: Origin, timeout: float | None) -> C | None:
         """An idle connection to ``origin``, or ``None``: a slot is reserved, open a connection.
 
         Whoever gets ``None`` must later call :meth:`opened` or :meth:`release_slot`.
@@ -115,7 +118,7 @@ class ConnectionPool:
                 return None
         return await self._wait(origin, timeout)
 
-    def opened(self, connection: PooledConnection) -> None:
+    def opened(self, connection: C) -> None:
         """A reserved slot now holds ``connection`` (in use)."""
         self.connections_opened += 1
 
@@ -124,7 +127,7 @@ class ConnectionPool:
         self._forget(origin)
         self._slot_freed()
 
-    def _pop_idle(self, origin: Origin) -> PooledConnection | None:
+    def _pop_idle(self, origin: Origin) -> C | None:
         stack = self._idle.get(origin)
         while stack:
             connection, _ = stack.popitem()
@@ -147,8 +150,8 @@ class ConnectionPool:
         self._count(origin)
         return True
 
-    async def _wait(self, origin: Origin, timeout: float | None) -> PooledConnection | None:
-        waiter = _Waiter(origin)
+    async def _wait(self, origin: Origin, timeout: float | None) -> C | None:
+        waiter: _Waiter[C] = _Waiter(origin)
         self._waiters.append(waiter)
         self._live_waiters += 1
         try:
@@ -179,7 +182,7 @@ class ConnectionPool:
 
     # -- releasing ---------------------------------------------------------------------------
 
-    def release(self, connection: PooledConnection, *, reusable: bool) -> None:
+    def release(self, connection: C, *, reusable: bool) -> None:
         """Give back a connection that is no longer serving a request.
 
         ``reusable`` only if the response was read to its end and the connection may carry
@@ -199,13 +202,13 @@ class ConnectionPool:
             self._count(waiter.origin)
             self._grant(waiter, None)
 
-    def discard(self, connection: PooledConnection) -> None:
+    def discard(self, connection: C) -> None:
         """Close an in-use connection and free its slot."""
         connection.close_now()
         self._forget(connection.origin)
         self._slot_freed()
 
-    def _add_idle(self, connection: PooledConnection) -> None:
+    def _add_idle(self, connection: C) -> None:
         now = trio.current_time()
         connection.idle_since = now
         stack = self._idle.get(connection.origin)
@@ -223,7 +226,7 @@ class ConnectionPool:
             self._count(waiter.origin)
             self._grant(waiter, None)
 
-    def _next_waiter(self) -> _Waiter | None:
+    def _next_waiter(self) -> _Waiter[C] | None:
         if not self._live_waiters:
             return None
         waiters = self._waiters
@@ -234,7 +237,7 @@ class ConnectionPool:
                 return waiter
 
     @staticmethod
-    def _grant(waiter: _Waiter, connection: PooledConnection | None) -> None:
+    def _grant(waiter: _Waiter[C], connection: C | None) -> None:
         waiter.granted = True
         waiter.connection = connection
         waiter.event.set()

@@ -109,6 +109,21 @@ class TrackedSocketStream(trio.abc.HalfCloseableStream):
         await trio.lowlevel.cancel_shielded_checkpoint()
         return data
 
+    async def wait_and_receive(self, max_bytes: int) -> bytes:
+        """``receive_some`` for when data cannot be there yet (just after a request was sent):
+        wait first, saving a ``recv`` that would fail with EAGAIN."""
+        if self._closed:
+            raise trio.ClosedResourceError("the connection is closed")
+        sock = self._sock
+        while True:
+            await trio.lowlevel.wait_readable(sock)
+            try:
+                return sock.recv(max_bytes)
+            except BlockingIOError:
+                continue
+            except OSError as exc:
+                raise trio.BrokenResourceError(_describe(exc)) from exc
+
     async def send_eof(self) -> None:
         if self._closed:
             raise trio.ClosedResourceError("the connection is closed")

@@ -8,7 +8,6 @@ httpx's client API and replaces only the layer below it. See ``docs/transport.md
 from __future__ import annotations
 
 import ssl
-from types import TracebackType
 
 import h11
 import httpx
@@ -51,7 +50,7 @@ class HafsTransport(httpx.AsyncBaseTransport):
         self._ssl_context: ssl.SSLContext | None = None
         if isinstance(verify, ssl.SSLContext) or verify is not True:
             self._ssl_context = create_ssl_context(verify, trust_env=trust_env)
-        self._pool = ConnectionPool(
+        self._pool: ConnectionPool[HTTP11Connection] = ConnectionPool(
             max_connections=max_connections,
             max_keepalive_connections=max_keepalive_connections,
             keepalive_expiry=keepalive_expiry,
@@ -97,9 +96,14 @@ class HafsTransport(httpx.AsyncBaseTransport):
             head = h11.Request(
                 method=request.method, target=url.raw_path, headers=request.headers.raw
             )
-        except h11.LocalProtocolError as exc:
-            raise httpx.LocalProtocolError(str(exc), request=request) from exc
+        except h11.LocalProtocolError:
+            raise httpx.LocalProtocolError(
+                _describe_bad_request(request), request=request
+            ) from None
 
+        # A caller cancelled before it got here must not send anything: the fast path below
+        # can write to an idle connection without reaching a checkpoint first.
+        await trio.lowlevel.checkpoint_if_cancelled()
         pool = self._pool
         resent = False
         while True:
@@ -139,7 +143,7 @@ class HafsTransport(httpx.AsyncBaseTransport):
         except PoolClosed:
             raise RuntimeError("HafsTransport is closed") from None
         if connection is not None:
-            return connection  # type: ignore[return-value]
+            return connection
         try:
             ssl_context = self._tls_context() if origin[0] == "https" else None
             sni = request.extensions.get("sni_hostname")
@@ -169,13 +173,15 @@ class HafsTransport(httpx.AsyncBaseTransport):
         self._pool.close()
         await trio.lowlevel.checkpoint()
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None = None,
-        exc_value: BaseException | None = None,
-        traceback: TracebackType | None = None,
-    ) -> None:
-        await self.aclose()
+
+def _describe_bad_request(request: httpx.Request) -> str:
+    """Which part of the request h11 refused, without quoting header values (they may be keys)."""
+    for name, value in request.headers.raw:
+        try:
+            h11.Request(method="GET", target="/", headers=[(name, value)], http_version="1.0")
+        except h11.LocalProtocolError:
+            return f"invalid request header {name.decode('latin-1')!r} (forbidden characters)"
+    return f"invalid request line: {request.method} {request.url.raw_path!r}"
 
 
 class _ResponseStream(httpx.AsyncByteStream):
@@ -190,7 +196,7 @@ class _ResponseStream(httpx.AsyncByteStream):
 
     def __init__(
         self,
-        pool: ConnectionPool,
+        pool: ConnectionPool[HTTP11Connection],
         connection: HTTP11Connection,
         request: httpx.Request,
         read_timeout: float | None,
@@ -208,21 +214,16 @@ class _ResponseStream(httpx.AsyncByteStream):
         if connection is None:
             raise StopAsyncIteration
         try:
-            event = await connection.next_event(self._request, self._read_timeout)
+            data = await connection.read_body(self._request, self._read_timeout)
         except BaseException:
             self._connection = None
             self._pool.discard(connection)
             raise
-        if isinstance(event, h11.Data):
-            return bytes(event.data)
+        if data is not None:
+            return data
         self._connection = None
-        if isinstance(event, h11.EndOfMessage):
-            self._pool.release(connection, reusable=connection.finish_response())
-            raise StopAsyncIteration
-        self._pool.discard(connection)
-        raise httpx.RemoteProtocolError(
-            f"unexpected {type(event).__name__} in the response body", request=self._request
-        )
+        self._pool.release(connection, reusable=connection.finish_response())
+        raise StopAsyncIteration
 
     async def aclose(self) -> None:
         """Discard the connection unless the body was read to its end. Never blocks."""

@@ -551,7 +551,10 @@ async def test_llamacpp_finish_chunk_usage_and_reasoning(replay: Any, make: Any)
 # --- errors in streams and bodies -------------------------------------------------------------
 
 
-async def test_anthropic_error_event_before_and_after_output(replay: Any, make: Any) -> None:
+@pytest.mark.parametrize("transport", ["hafs", "httpx"])
+async def test_anthropic_error_event_before_and_after_output(
+    replay: Any, make: Any, transport: str
+) -> None:
     start = {
         "type": "message_start",
         "message": {"model": "m", "content": [], "usage": {"input_tokens": 3}},
@@ -570,7 +573,7 @@ async def test_anthropic_error_event_before_and_after_output(replay: Any, make: 
             sse(start, delta, error, names=["message_start", "content_block_delta", "error"])
         ),
     )
-    adapter = make(AnthropicAdapter)
+    adapter = make(AnthropicAdapter, transport=transport)
     with pytest.raises(OverloadedError):
         await collect(adapter, GenerateRequest(model="m", prompt="x"))
     with pytest.raises(StreamInterruptedError) as info:
@@ -790,8 +793,9 @@ async def test_connection_refused(make: Any) -> None:
     assert (await adapter.health()).ok is False
 
 
+@pytest.mark.parametrize("transport", ["hafs", "httpx"])
 async def test_cancelled_generate_closes_the_connection(
-    replay: Any, make: Any, autojump_clock: Any
+    replay: Any, make: Any, transport: str, autojump_clock: Any
 ) -> None:
     replay.route(
         "POST",
@@ -799,7 +803,7 @@ async def test_cancelled_generate_closes_the_connection(
         replay.Reply(action="hang"),
         replay.Reply.json({"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}]}),
     )
-    adapter = make(OpenAIAdapter, read_timeout=1000.0)
+    adapter = make(OpenAIAdapter, read_timeout=1000.0, transport=transport)
     with trio.move_on_after(1.0) as scope:
         await adapter.generate(GenerateRequest(model="m", prompt="x"))
     assert scope.cancelled_caught
@@ -810,8 +814,9 @@ async def test_cancelled_generate_closes_the_connection(
     assert result.content == "ok"  # the same client is still usable
 
 
+@pytest.mark.parametrize("transport", ["hafs", "httpx"])
 async def test_cancelled_stream_closes_the_connection(
-    replay: Any, make: Any, autojump_clock: Any
+    replay: Any, make: Any, transport: str, autojump_clock: Any
 ) -> None:
     replay.route(
         "POST",
@@ -819,7 +824,7 @@ async def test_cancelled_stream_closes_the_connection(
         replay.Reply.sse(sse(oa_chunk({"content": "a"})), action="stall"),
         replay.Reply.sse(sse(oa_chunk({"content": "b"}), oa_chunk({}, "stop"), "[DONE]")),
     )
-    adapter = make(OpenAIAdapter, read_timeout=1000.0)
+    adapter = make(OpenAIAdapter, read_timeout=1000.0, transport=transport)
     got: list[str] = []
     with trio.move_on_after(1.0) as scope:
         async with adapter.stream(GenerateRequest(model="m", prompt="x")) as events:
@@ -835,15 +840,16 @@ async def test_cancelled_stream_closes_the_connection(
     assert result.content == "b"
 
 
+@pytest.mark.parametrize("transport", ["hafs", "httpx"])
 async def test_leaving_a_stream_early_closes_it(
-    replay: Any, make: Any, autojump_clock: Any
+    replay: Any, make: Any, transport: str, autojump_clock: Any
 ) -> None:
     replay.route(
         "POST",
         "/chat/completions",
         replay.Reply.sse(sse(oa_chunk({"content": "a"})), action="stall"),
     )
-    adapter = make(OpenAIAdapter)
+    adapter = make(OpenAIAdapter, transport=transport)
     async with adapter.stream(GenerateRequest(model="m", prompt="x")) as events:
         async for event in events:
             if isinstance(event, TextDelta):

@@ -207,3 +207,10 @@ def test_bad_scheme_is_not_retryable() -> None:
     error = map_transport_error(httpx.UnsupportedProtocol("ftp"), provider="p", model="m")
     assert isinstance(error, ProviderConnectionError)
     assert not error.retryable
+
+
+def test_x_should_retry_header_decides_retryability() -> None:
+    body = openai_body("conflict", "invalid_request_error")
+    assert err(400, body, {"x-should-retry": "true"}).retryable
+    assert not err(500, {"error": "x"}, {"x-should-retry": "false"}).retryable
+    assert err(500, {"error": "x"}).retryable

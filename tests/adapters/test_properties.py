@@ -315,9 +315,9 @@ def test_random_json_events_raise_only_typed_errors(
             + b"\n\n"
             for name, payload in events
         )
-    _, error = outcome(DECODERS[provider](), [body])
-    # an error object in the data is reported as its own typed error: still typed
-    assert error is None or type(error).__module__ == "hafs_actors.errors"
+    # outcome() lets any exception that is not a typed ProviderError fail the test (an error
+    # object in the data legitimately becomes its own typed error, e.g. ServerError)
+    outcome(DECODERS[provider](), [body])
 
 
 def _payloads(provider: str, data: bytes) -> list[tuple[str, Any]]:
@@ -367,5 +367,4 @@ def test_mutated_valid_events_raise_only_typed_errors(
             + b"\n\n"
             for name, payload in events
         )
-    _, error = outcome(DECODERS[provider](), [body])
-    assert error is None or type(error).__module__ == "hafs_actors.errors"
+    outcome(DECODERS[provider](), [body])  # only typed errors may escape

@@ -39,7 +39,7 @@ def test_enums_have_exactly_the_seed_members() -> None:
 
 def test_enums_are_interchangeable_with_strings() -> None:
     plain: str = "gemini"
-    assert Provider.GEMINI == plain
+    assert plain == Provider.GEMINI
     assert {plain: 1}[Provider.GEMINI] == 1
     assert f"{Provider.OLLAMA}:{TaskTier.CODING}" == "ollama:coding"
     assert name_of(Provider.OPENAI) == "openai"

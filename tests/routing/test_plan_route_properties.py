@@ -26,7 +26,7 @@ from hafs_actors.routing import (
 from hafs_actors.tiers import RouteEntry
 
 NAMES = ("p0", "p1", "p2", "p3", "ghost")  # "ghost" is never in the snapshot
-MODELS = ("m0", "m1", "qwen2.5-coder:14b", "gpt-4o")
+MODELS = ("m0", "m1", "qwen2.5-coder:14b", "gpt-4o", "text-embedding-3-small")
 TIERS = ("fast", "coding", "custom-tier", "missing")
 
 names = st.sampled_from(NAMES)
@@ -195,10 +195,8 @@ def test_candidates_can_serve_and_skips_say_why(
             assert not state.supports_embeddings
         elif s.reason == "streaming unsupported":
             assert request.operation == "stream"
-            caps = state.capabilities.lookup(s.model) if s.model else None
-            assert not state.supports_streaming or (
-                caps is not None and not caps.supports_streaming
-            )
+            model_streams = state.capabilities.lookup(s.model).supports_streaming
+            assert not state.supports_streaming or not model_streams
         elif s.reason in ("no default model", "no embedding model"):
             assert s.model == ""
             assert (s.reason == "no embedding model") == embed
@@ -296,5 +294,56 @@ def test_strategies_reach_every_skip_reason() -> None:
             seen.add("candidate")
 
     collect()
-    expected = {*SKIP_REASONS, "context window too small", "cost", "candidate"}
+    # Cost skips need prices on the chosen model: test_cost_limit covers them on purpose.
+    expected = {*SKIP_REASONS, "context window too small", "candidate"}
     assert expected <= seen, expected - seen
+
+
+priced_tables = st.builds(
+    CapabilityTable,
+    overrides=st.fixed_dictionaries(
+        {
+            model: st.builds(
+                CapabilityOverride,
+                input_price=st.floats(0.01, 50),
+                output_price=st.floats(0.01, 50),
+            )
+            for model in MODELS
+        }
+    ),
+)
+priced_snapshots = st.builds(
+    RoutingSnapshot,
+    providers=st.fixed_dictionaries(
+        {
+            name: st.builds(
+                ProviderState,
+                capabilities=priced_tables,
+                default_model=models,
+                embed_model=models,
+                supports_embeddings=st.booleans(),
+            )
+            for name in NAMES[:-1]
+        }
+    ),
+    tier_routes=st.dictionaries(st.sampled_from(TIERS[:-1]), routes, max_size=3),
+    rotation=routes,
+)
+
+
+@given(requests, priced_snapshots, st.floats(1e-6, 0.05))
+def test_cost_limit(request: RouteRequest, snapshot: RoutingSnapshot, max_cost: float) -> None:
+    """The cost limit only removes candidates, exactly those whose estimate exceeds it."""
+    unlimited = plan_route(attrs.evolve(request, max_cost=None), snapshot)
+    limited = plan_route(attrs.evolve(request, max_cost=max_cost), snapshot)
+    cost_skips = [(s.provider, s.model) for s in limited.skipped if s.reason.startswith("cost")]
+    kept = [(c.provider, c.model) for c in limited.candidates]
+    everything = [(c.provider, c.model) for c in unlimited.candidates]
+    assert [key for key in everything if key not in cost_skips] == kept
+    embed = request.operation == "embed"
+    for c in unlimited.candidates:
+        caps = snapshot.providers[c.provider].capabilities.lookup(c.model)
+        output = 0 if embed else request.max_tokens or caps.max_output_tokens
+        cost = estimate_cost(caps, request.estimated_input_tokens, output)
+        assert cost is not None
+        assert ((c.provider, c.model) in cost_skips) == (cost > max_cost)

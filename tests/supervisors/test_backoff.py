@@ -141,7 +141,9 @@ async def test_one_childs_backoff_does_not_delay_another(events, autojump_clock)
     assert restarted == [("slow", 4.0), ("fast", 9.0), ("slow", 12.0), ("slow", 28.0)]
 
 
-async def test_one_for_all_stops_the_group_at_once_and_restarts_after_the_delay(worker, events, trace, autojump_clock):
+async def test_one_for_all_stops_the_group_at_once_and_restarts_after_the_delay(
+    worker, events, trace, autojump_clock
+):
     a, b = worker("a"), worker("b")
     async with sv.open_supervisor(
         sv.Strategy.ONE_FOR_ALL,

@@ -129,7 +129,9 @@ async def test_unknown_ids_raise_child_not_found(autojump_clock):
             await sup.terminate_child(["unhashable"])
 
 
-async def test_initial_child_failing_stops_the_started_ones_and_raises(boom, trace, worker, autojump_clock):
+async def test_initial_child_failing_stops_the_started_ones_and_raises(
+    boom, trace, worker, autojump_clock
+):
     """Children start left to right; if one fails, those started stop and the block is skipped."""
     a, c = worker("a"), worker("c")
 

@@ -14,11 +14,15 @@ if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import ExceptionGroup
 
 
-async def test_give_up_stops_all_children_in_reverse_then_raises(worker, trace, events, boom, autojump_clock):
+async def test_give_up_stops_all_children_in_reverse_then_raises(
+    worker, trace, events, boom, autojump_clock
+):
     """The failing child's error is chained; the body is cancelled; siblings stop right to left."""
     a, b, c = worker("a"), worker("b"), worker("c")
     reached_after_sleep = False
-    with pytest.raises(sv.RestartIntensityExceeded) as info:
+
+    async def run() -> None:
+        nonlocal reached_after_sleep
         async with sv.open_supervisor(
             intensity=0, children=[a.spec(), b.spec(), c.spec()], observer=events, name="top"
         ):
@@ -26,11 +30,17 @@ async def test_give_up_stops_all_children_in_reverse_then_raises(worker, trace, 
             b.crash()
             await trio.sleep_forever()
             reached_after_sleep = True
+
+    with pytest.raises(sv.RestartIntensityExceeded) as info:
+        await run()
     assert not reached_after_sleep
     exc = info.value
     assert (exc.supervisor, exc.child_id, exc.intensity, exc.period) == ("top", "b", 0, 5.0)
-    assert isinstance(exc.error, boom) and exc.__cause__ is exc.error
-    assert "top" in str(exc) and "'b'" in str(exc) and "b crashed" in str(exc)
+    assert isinstance(exc.error, boom)
+    assert exc.__cause__ is exc.error
+    assert "top" in str(exc)
+    assert "'b'" in str(exc)
+    assert "b crashed" in str(exc)
     assert trace == [("stop", "b"), ("stop", "c"), ("stop", "a")]
     assert events.summary()[-4:] == [
         ("exited", "b", "error"),
@@ -39,7 +49,8 @@ async def test_give_up_stops_all_children_in_reverse_then_raises(worker, trace, 
         ("exited", "a", "shutdown"),
     ]
     gave_up = next(e for e in events.events if isinstance(e, sv.GaveUp))
-    assert gave_up.restarts == 0 and gave_up.error is exc.error
+    assert gave_up.restarts == 0
+    assert gave_up.error is exc.error
 
 
 async def test_escalates_into_the_users_nursery(worker, autojump_clock):
@@ -61,17 +72,22 @@ async def test_escalates_into_the_users_nursery(worker, autojump_clock):
             sibling_cancelled = True
             raise
 
-    with pytest.raises(ExceptionGroup) as info:
+    async def users_code() -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(sibling)
             await nursery.start(run_tree)
             a.crash()
+
+    with pytest.raises(ExceptionGroup) as info:
+        await users_code()
     assert info.group_contains(sv.RestartIntensityExceeded, depth=1)
     assert len(info.value.exceptions) == 1
     assert sibling_cancelled
 
 
-async def test_nested_supervisor_giving_up_is_restarted_by_its_parent(worker, events, boom, autojump_clock):
+async def test_nested_supervisor_giving_up_is_restarted_by_its_parent(
+    worker, events, boom, autojump_clock
+):
     """The child supervisor's RestartIntensityExceeded is an abnormal exit for the parent."""
     g = worker("g")
     inner_events: list[sv.SupervisorEvent] = []
@@ -81,8 +97,10 @@ async def test_nested_supervisor_giving_up_is_restarted_by_its_parent(worker, ev
     async with sv.open_supervisor(intensity=3, children=[nested], observer=events) as top:
         [info] = top.which_children()
         first = info.handle
-        assert isinstance(first, sv.Supervisor) and first.name == "inner"
-        assert info.type is sv.ChildType.SUPERVISOR and info.shutdown is sv.Shutdown.INFINITY
+        assert isinstance(first, sv.Supervisor)
+        assert first.name == "inner"
+        assert info.type is sv.ChildType.SUPERVISOR
+        assert info.shutdown is sv.Shutdown.INFINITY
         events.clear()
         g.crash()
         await trio.testing.wait_all_tasks_blocked()
@@ -92,7 +110,9 @@ async def test_nested_supervisor_giving_up_is_restarted_by_its_parent(worker, ev
         assert isinstance(exited.error, sv.RestartIntensityExceeded)
         assert isinstance(exited.error.__cause__, boom)
         [info] = top.which_children()
-        assert info.handle is not first and first.closed and not info.handle.closed
+        assert info.handle is not first
+        assert first.closed
+        assert not info.handle.closed
         assert g.starts == 2
         assert any(isinstance(e, sv.GaveUp) for e in inner_events)
 
@@ -101,10 +121,14 @@ async def test_escalation_through_two_levels_reaches_the_user(worker, boom, auto
     """Parent with intensity 0: the whole tree stops and the chain of causes is kept."""
     g = worker("g")
     nested = sv.supervisor_child_spec("inner", intensity=0, children=[g.spec()])
-    with pytest.raises(sv.RestartIntensityExceeded) as info:
+
+    async def run() -> None:
         async with sv.open_supervisor(intensity=0, children=[nested], name="outer"):
             g.crash()
             await trio.sleep_forever()
+
+    with pytest.raises(sv.RestartIntensityExceeded) as info:
+        await run()
     outer = info.value
     assert (outer.supervisor, outer.child_id) == ("outer", "inner")
     assert isinstance(outer.error, sv.RestartIntensityExceeded)
@@ -112,7 +136,9 @@ async def test_escalation_through_two_levels_reaches_the_user(worker, boom, auto
     assert isinstance(outer.error.error, boom)
 
 
-async def test_leaving_the_parent_stops_the_nested_tree_depth_first_in_reverse(worker, trace, autojump_clock):
+async def test_leaving_the_parent_stops_the_nested_tree_depth_first_in_reverse(
+    worker, trace, autojump_clock
+):
     """Stop order for [x, inner[g1, g2], y] is y, g2, g1, x."""
     x, g1, g2, y = worker("x"), worker("g1"), worker("g2"), worker("y")
     nested = sv.supervisor_child_spec("inner", children=[g1.spec(), g2.spec()])

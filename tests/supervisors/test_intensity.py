@@ -165,9 +165,7 @@ def run_scenario(sc: Scenario) -> tuple[list[tuple[Any, ...]], BaseException | N
             if kind == "crash":
                 raise Crash(f"child {index} at {t}")
 
-        return sv.ChildSpec(
-            index, start, sc.restarts[index], shutdown=sv.Shutdown.BRUTAL_KILL
-        )
+        return sv.ChildSpec(index, start, sc.restarts[index], shutdown=sv.Shutdown.BRUTAL_KILL)
 
     async def main() -> BaseException | None:
         nonlocal restarts_done

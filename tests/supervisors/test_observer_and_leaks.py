@@ -1,4 +1,4 @@
-"""Observer events, and proof (from trio's own instrumentation) that no task outlives a supervisor."""
+"""Observer events, and proof from trio's instrumentation that no task outlives a supervisor."""
 
 from __future__ import annotations
 
@@ -63,9 +63,8 @@ def tree() -> list[sv.ChildSpec]:
 
 
 async def test_no_task_survives_a_normal_exit(autojump_clock):
-    async with tracked():
-        async with sv.open_supervisor(children=tree()) as sup:
-            await sup.start_child(sv.ChildSpec("e", forever))
+    async with tracked(), sv.open_supervisor(children=tree()) as sup:
+        await sup.start_child(sv.ChildSpec("e", forever))
 
 
 async def test_no_task_survives_a_body_exception(autojump_clock):
@@ -99,12 +98,14 @@ async def test_no_task_survives_a_pending_backoff(autojump_clock):
         task_status.started()
         raise RuntimeError("crash")
 
-    async with tracked():
-        async with sv.open_supervisor(
+    async with (
+        tracked(),
+        sv.open_supervisor(
             children=[*tree(), sv.ChildSpec("x", crash)], backoff=sv.Backoff(min=100.0, max=100.0)
-        ) as sup:
-            await trio.sleep(1)
-            assert sup.statistics().restarting == 1
+        ) as sup,
+    ):
+        await trio.sleep(1)
+        assert sup.statistics().restarting == 1
 
 
 async def test_observer_events_carry_supervisor_child_and_clock_time(events, autojump_clock):
@@ -142,4 +143,3 @@ async def test_observer_failures_are_logged_not_propagated(caplog, autojump_cloc
             assert sup.statistics().restarts_total == 1
     assert "observer failed" in caplog.text
     assert "observer bug" in caplog.text
-

@@ -117,7 +117,10 @@ async def test_body_exception_stops_children_gracefully_and_propagates_unwrapped
     log: list[tuple[str, float]] = []
     with pytest.raises(KeyError, match="from the body"):
         async with sv.open_supervisor(
-            children=[sv.ChildSpec("a", graceful(log, "a", 1.0)), sv.ChildSpec("b", graceful(log, "b", 1.0))]
+            children=[
+                sv.ChildSpec("a", graceful(log, "a", 1.0)),
+                sv.ChildSpec("b", graceful(log, "b", 1.0)),
+            ]
         ):
             raise KeyError("from the body")
     assert [name for name, _ in log] == [
@@ -175,9 +178,30 @@ async def test_a_child_raising_while_stopping_is_reported_not_restarted(events, 
         await context.wait_stop_requested()
         raise RuntimeError("cleanup failed")
 
-    async with sv.open_supervisor(intensity=0, children=[sv.ChildSpec("m", messy)], observer=events) as sup:
+    async with sv.open_supervisor(
+        intensity=0, children=[sv.ChildSpec("m", messy)], observer=events
+    ) as sup:
         await sup.terminate_child("m")
         assert [c.state for c in sup.which_children()] == [sv.ChildState.TERMINATED]
     exited = [e for e in events.events if isinstance(e, sv.ChildExited)]
     assert exited[-1].reason is ExitReason.ERROR
     assert isinstance(exited[-1].error, RuntimeError)
+
+
+async def test_wait_stop_requested_makes_a_graceful_stop_prompt(autojump_clock):
+    """A child parked in wait_stop_requested() returns at once instead of using its grace."""
+    returned: list[float] = []
+
+    async def parked(*, task_status: trio.TaskStatus[None]) -> None:
+        task_status.started()
+        await sv.wait_stop_requested()
+        returned.append(trio.current_time())
+
+    async with sv.open_supervisor(children=[sv.ChildSpec("p", parked, shutdown=30.0)]) as sup:
+        await trio.sleep(1)
+        await sup.terminate_child("p")
+        assert trio.current_time() == 1.0
+    assert returned == [1.0]
+    with trio.move_on_after(5):
+        await sv.wait_stop_requested()  # outside any child: waits until cancelled
+    assert trio.current_time() == 6.0

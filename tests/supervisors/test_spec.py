@@ -36,9 +36,11 @@ def test_child_spec_accepts_numbers_and_shutdown_constants() -> None:
 
 def test_shutdown_values_compare_and_hash_consistently() -> None:
     """Timeouts equal their number of seconds; brutal kill equals no number."""
-    assert Shutdown(3) == 3.0 and hash(Shutdown(3)) == hash(3.0)
-    assert Shutdown.INFINITY == math.inf
-    assert Shutdown.BRUTAL_KILL != 0 and Shutdown.BRUTAL_KILL.timeout == 0.0
+    assert Shutdown(3) == 3.0
+    assert hash(Shutdown(3)) == hash(3.0)
+    assert math.inf == Shutdown.INFINITY
+    assert Shutdown.BRUTAL_KILL != 0
+    assert Shutdown.BRUTAL_KILL.timeout == 0.0
     assert Shutdown.BRUTAL_KILL != Shutdown.INFINITY
     assert Shutdown(3) != "3"
     assert len({Shutdown(1.0), Shutdown(1), Shutdown.BRUTAL_KILL, Shutdown.INFINITY}) == 3

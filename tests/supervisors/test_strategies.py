@@ -164,10 +164,14 @@ async def test_temporary_sibling_taken_down_by_a_restart_is_removed_not_restarte
 async def test_permanent_child_returning_is_restarted_and_counted(worker, events, autojump_clock):
     """A permanent child is restarted even after a normal exit; intensity=0 then gives up."""
     a = worker("a")
-    with pytest.raises(sv.RestartIntensityExceeded) as info:
+
+    async def run() -> None:
         async with sv.open_supervisor(intensity=0, children=[a.spec()], observer=events):
             a.exit()
             await trio.sleep_forever()
+
+    with pytest.raises(sv.RestartIntensityExceeded) as info:
+        await run()
     assert info.value.child_id == "a"
     assert info.value.error is None
     assert events.summary()[-2:] == [("exited", "a", "normal"), ("gave_up", "a")]

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import trio
 import trio.testing
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from hafs_actors.transport import HafsTransport
@@ -130,7 +130,6 @@ async def test_cancelled_while_queued_for_the_pool(kit: SimpleNamespace) -> None
         assert [r.target for r in server.requests] == [b"/held", b"/next"]
 
 
-@settings(max_examples=100)
 @given(
     limit=st.integers(1, 4),
     plans=st.lists(
@@ -218,3 +217,16 @@ async def test_many_concurrent_requests_respect_the_limit(kit: SimpleNamespace, 
                 nursery.start_soon(partial(client.post, "/", content=b"%d" % i))
         assert server.connections == limit
         assert len(server.requests) == 50
+
+
+async def test_an_already_cancelled_caller_sends_nothing(kit: SimpleNamespace) -> None:
+    async with kit.open_server(lambda c: kit.keep_alive(c, kit.echo)) as server:
+        client, transport = make_client(server.url)
+        async with client:
+            await client.post("/", content=b"warm")  # leaves an idle connection
+            with trio.CancelScope() as scope:
+                scope.cancel()
+                await client.post("/", content=b"never sent")
+            await client.post("/", content=b"after")
+            assert transport.statistics().connections_opened == 1
+        assert [r.body for r in server.requests] == [b"warm", b"after"]

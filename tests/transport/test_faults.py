@@ -362,3 +362,26 @@ async def test_waiters_are_served_in_order(kit: SimpleNamespace) -> None:
             await held.aread()
         assert order == [0, 1, 2, 3, 4]
         assert server.connections == 1
+
+
+async def test_good_bytes_before_garbage_are_delivered_first(kit: SimpleNamespace) -> None:
+    async def handler(conn: Any) -> None:
+        await conn.read_request()
+        await conn.send(
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+            b"5\r\nhello\r\n6\r\n world\r\nzz\r\n"  # one segment: two chunks, then garbage
+        )
+        await conn.wait_closed_by_client()
+
+    async with kit.open_server(handler) as server, client_for(server.url) as client:
+        received: list[bytes] = []
+
+        async def read_all(response: httpx.Response) -> None:
+            async for chunk in response.aiter_raw():
+                received.append(chunk)
+
+        async with client.stream("GET", "/") as response:
+            with pytest.raises(httpx.RemoteProtocolError):
+                await read_all(response)
+        assert b"".join(received) == b"hello world"
+        assert stats_of(client).open == 0

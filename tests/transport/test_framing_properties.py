@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import trio
 import trio.testing
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from hafs_actors.transport import HafsTransport
@@ -31,7 +31,6 @@ def run(scenario: Any) -> None:
     trio.run(scenario, clock=trio.testing.MockClock(autojump_threshold=0))
 
 
-@settings(max_examples=100)
 @given(body=bodies, framing=framings, chunk_sizes=sizes, cuts=st.lists(st.integers(0, 10**6)))
 def test_response_bodies_survive_any_split(
     kit: SimpleNamespace, body: bytes, framing: str, chunk_sizes: list[int], cuts: list[int]
@@ -69,7 +68,6 @@ def test_response_bodies_survive_any_split(
     run(scenario)
 
 
-@settings(max_examples=100)
 @given(parts=st.lists(st.binary(max_size=2000), max_size=8), fixed=st.booleans())
 def test_request_bodies_arrive_intact(
     kit: SimpleNamespace, parts: list[bytes], fixed: bool

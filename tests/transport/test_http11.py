@@ -256,3 +256,13 @@ async def test_create_http_client_uses_hafs_and_timeouts(kit: SimpleNamespace) -
             stats = create_http_client.__globals__["transport_statistics"](client)
             assert stats is not None
             assert stats.max_connections == 3
+
+
+async def test_invalid_headers_are_refused_without_echoing_values() -> None:
+    transport = HafsTransport()
+    secret = "sk-live-1234567890\nX-Injected: yes"
+    request = httpx.Request("GET", "http://127.0.0.1:9/", headers={"authorization": secret})
+    with pytest.raises(httpx.LocalProtocolError, match="authorization") as caught:
+        await transport.handle_async_request(request)
+    assert "sk-live" not in str(caught.value)
+    assert transport.statistics().open == 0

@@ -41,12 +41,14 @@ async def test_released_connection_becomes_a_slot_for_another_origin(
             async def other_origin() -> None:
                 answers.append((await client.post(two.url, content=b"two")).content)
 
-            async with client.stream("POST", one.url, content=b"one") as held:
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(other_origin)
-                    await kit.wait_until(lambda: transport.statistics().waiting == 1)
-                    assert transport.statistics().open == 1
-                    await held.aread()
+            async with (
+                client.stream("POST", one.url, content=b"one") as held,
+                trio.open_nursery() as nursery,
+            ):
+                nursery.start_soon(other_origin)
+                await kit.wait_until(lambda: transport.statistics().waiting == 1)
+                assert transport.statistics().open == 1
+                await held.aread()
             assert answers == [b"two"]
             stats = transport.statistics()
             assert stats.per_origin == {two.url: OriginStatistics(open=1, idle=1, in_use=0)}

@@ -1,0 +1,317 @@
+"""The official SDKs are the judges: each completes its calls against ``hafs emulate``.
+
+One ``hafs emulate`` subprocess serves the whole module; the SDKs' sync clients talk to it with
+their own retries off. Faults for the error cases are set through the admin endpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any, TypeVar
+
+import anthropic
+import httpx
+import ollama
+import openai
+import pytest
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types as genai_types
+
+from hafs_actors.emulator import count_tokens
+
+Emulators = dict[str, Any]
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="module")
+def emulators() -> Iterator[Emulators]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hafs_actors", "emulate", "--port", "0", "--json", "--seed", "5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line:
+            pytest.fail(f"hafs emulate did not start: {process.stderr.read() if process.stderr else ''}")
+        yield json.loads(line)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout:
+            process.stdout.close()
+        if process.stderr:
+            process.stderr.close()
+
+
+def _set_faults(emulators: Emulators, provider: str, *faults: dict[str, Any]) -> None:
+    url = emulators[provider]["base_url"] + "/_emulator/faults"
+    response = httpx.post(url, json={"faults": list(faults)})
+    assert response.status_code == 200, response.text
+
+
+@pytest.fixture
+def clean(emulators: Emulators) -> Iterator[Emulators]:
+    """The emulators, with every fault plan cleared after the test and the SDK clients closed."""
+    with contextlib.ExitStack() as stack:
+        _clients.set(stack)
+        yield emulators
+    for provider in ("openai", "anthropic", "gemini", "ollama", "llamacpp"):
+        httpx.delete(emulators[provider]["base_url"] + "/_emulator/faults")
+
+
+_clients: contextvars.ContextVar[contextlib.ExitStack] = contextvars.ContextVar("clients")
+
+
+def _closing(client: T) -> T:
+    _clients.get().callback(client.close)  # type: ignore[attr-defined]
+    return client
+
+
+def _openai(emulators: Emulators, provider: str = "openai") -> openai.OpenAI:
+    return _closing(
+        openai.OpenAI(
+            base_url=emulators[provider]["base_url"] + "/v1",
+            api_key=emulators[provider]["api_key"],
+            max_retries=0,
+        )
+    )
+
+
+# --- OpenAI ---------------------------------------------------------------------------------
+
+
+def test_openai_sdk_chat_stream_embeddings(clean: Emulators) -> None:
+    client = _openai(clean)
+    messages: Any = [{"role": "user", "content": "Write a haiku"}]
+    completion = client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+    text = completion.choices[0].message.content
+    assert text and completion.choices[0].finish_reason == "stop"
+    assert completion.usage is not None
+    assert completion.usage.completion_tokens == count_tokens(text)
+    chunks = list(
+        client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=messages,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert streamed == text
+    assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens == completion.usage.total_tokens
+    embedded = client.embeddings.create(model="text-embedding-3-small", input=["a", "b"])  # base64
+    as_float = client.embeddings.create(
+        model="text-embedding-3-small", input=["a", "b"], encoding_format="float"
+    )
+    assert [len(d.embedding) for d in embedded.data] == [1536, 1536]
+    assert [d.embedding for d in embedded.data] == [d.embedding for d in as_float.data]
+    assert embedded.usage.prompt_tokens == 2
+
+
+def test_openai_sdk_tool_call(clean: Emulators) -> None:
+    client = _openai(clean)
+    tools: Any = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_time",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"zone": {"type": "string"}},
+                    "required": ["zone"],
+                },
+            },
+        }
+    ]
+    completion = client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "what time is it?"}],
+        tools=tools,
+        tool_choice="required",
+    )
+    (call,) = completion.choices[0].message.tool_calls or []
+    assert call.function.name == "get_time"  # type: ignore[union-attr]
+    assert set(json.loads(call.function.arguments)) == {"zone"}  # type: ignore[union-attr]
+
+
+def test_openai_sdk_raises_its_own_errors(clean: Emulators) -> None:
+    client = _openai(clean)
+    messages: Any = [{"role": "user", "content": "hi"}]
+    _set_faults(clean, "openai", {"kind": "rate_limit", "retry_after": 1, "count": 1})
+    with pytest.raises(openai.RateLimitError) as limited:
+        client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+    assert limited.value.status_code == 429 and limited.value.code == "rate_limit_exceeded"
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(model="nope", messages=messages)
+    with pytest.raises(openai.AuthenticationError):
+        _closing(openai.OpenAI(base_url=client.base_url, api_key="wrong", max_retries=0)).models.list()
+    _set_faults(clean, "openai", {"kind": "stream_error", "after_chunks": 2, "count": 1})
+    with pytest.raises(openai.APIError, match="Internal server error"):
+        for _ in client.chat.completions.create(
+            model="gpt-4o-mini", messages=messages, stream=True
+        ):
+            pass
+
+
+def test_openai_sdk_against_llamacpp(clean: Emulators) -> None:
+    client = _openai(clean, "llamacpp")
+    messages: Any = [{"role": "user", "content": "hello"}]
+    completion = client.chat.completions.create(model="local", messages=messages)
+    assert completion.choices[0].message.content
+    chunks = list(client.chat.completions.create(model="local", messages=messages, stream=True))
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert streamed == completion.choices[0].message.content
+    assert chunks[-1].usage is not None  # llama.cpp puts usage in the finish chunk
+    assert chunks[-1].usage.completion_tokens == count_tokens(streamed)
+    embedded = client.embeddings.create(model="local", input="hello")
+    assert len(embedded.data[0].embedding) == 768
+
+
+# --- Anthropic ------------------------------------------------------------------------------
+
+
+def _anthropic(emulators: Emulators) -> anthropic.Anthropic:
+    return _closing(
+        anthropic.Anthropic(
+            base_url=emulators["anthropic"]["base_url"],
+            api_key=emulators["anthropic"]["api_key"],
+            max_retries=0,
+        )
+    )
+
+
+def test_anthropic_sdk_messages_and_stream(clean: Emulators) -> None:
+    client = _anthropic(clean)
+    messages: Any = [{"role": "user", "content": "Hello, Claude"}]
+    message = client.messages.create(model="claude-sonnet-4-20250514", max_tokens=200, messages=messages)
+    text = "".join(b.text for b in message.content if b.type == "text")
+    assert message.stop_reason == "end_turn"
+    assert message.usage.output_tokens == count_tokens(text)
+    with client.messages.stream(
+        model="claude-sonnet-4-20250514", max_tokens=200, messages=messages
+    ) as stream:
+        streamed = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert streamed == text
+    assert final.usage.input_tokens == message.usage.input_tokens
+    assert final.usage.output_tokens == message.usage.output_tokens
+    assert client.messages.count_tokens(
+        model="claude-sonnet-4-20250514", messages=messages
+    ).input_tokens == message.usage.input_tokens
+
+
+def test_anthropic_sdk_raises_its_own_errors(clean: Emulators) -> None:
+    client = _anthropic(clean)
+    messages: Any = [{"role": "user", "content": "hi"}]
+    _set_faults(clean, "anthropic", {"kind": "rate_limit", "count": 1})
+    with pytest.raises(anthropic.RateLimitError) as limited:
+        client.messages.create(model="claude-sonnet-4", max_tokens=10, messages=messages)
+    assert limited.value.response.headers["retry-after"] == "1"
+    assert limited.value.request_id is not None
+    _set_faults(clean, "anthropic", {"kind": "http_error", "status": 529, "count": 1})
+    with pytest.raises(anthropic.OverloadedError):
+        client.messages.create(model="claude-sonnet-4", max_tokens=10, messages=messages)
+    _set_faults(clean, "anthropic", {"kind": "stream_error", "count": 1})
+    with (
+        pytest.raises(anthropic.APIStatusError) as mid_stream,
+        client.messages.stream(model="claude-sonnet-4", max_tokens=50, messages=messages) as stream,
+    ):
+        for _ in stream.text_stream:
+            pass
+    assert mid_stream.value.body["error"]["type"] == "overloaded_error"  # type: ignore[index]
+
+
+# --- Gemini ---------------------------------------------------------------------------------
+
+
+def _gemini(emulators: Emulators) -> genai.Client:
+    return _closing(
+        genai.Client(
+            api_key=emulators["gemini"]["api_key"],
+            http_options=genai_types.HttpOptions(base_url=emulators["gemini"]["base_url"]),
+        )
+    )
+
+
+def test_google_genai_generate_stream_embed(clean: Emulators) -> None:
+    client = _gemini(clean)
+    response = client.models.generate_content(
+        model="gemini-3-flash-preview", contents="Explain how AI works"
+    )
+    assert response.text
+    usage = response.usage_metadata
+    assert usage is not None and usage.candidates_token_count == count_tokens(response.text)
+    chunks = list(
+        client.models.generate_content_stream(
+            model="gemini-3-flash-preview", contents="Explain how AI works"
+        )
+    )
+    assert "".join(c.text or "" for c in chunks) == response.text
+    last_usage = chunks[-1].usage_metadata
+    assert last_usage is not None and last_usage.total_token_count == usage.total_token_count
+    embedded = client.models.embed_content(model="text-embedding-004", contents=["a", "b"])
+    assert embedded.embeddings is not None
+    assert [len(e.values or []) for e in embedded.embeddings] == [768, 768]
+
+
+def test_google_genai_raises_on_429_and_mid_stream_errors(clean: Emulators) -> None:
+    client = _gemini(clean)
+    _set_faults(clean, "gemini", {"kind": "rate_limit", "retry_after": 7, "count": 1})
+    with pytest.raises(genai_errors.ClientError) as limited:
+        client.models.generate_content(model="gemini-3-flash-preview", contents="hi")
+    assert limited.value.code == 429 and limited.value.status == "RESOURCE_EXHAUSTED"
+    _set_faults(clean, "gemini", {"kind": "stream_error", "count": 1})
+    with pytest.raises(genai_errors.APIError) as mid_stream:
+        for _ in client.models.generate_content_stream(model="gemini-3-flash-preview", contents="hi"):
+            pass
+    assert mid_stream.value.code == 503
+
+
+# --- Ollama ---------------------------------------------------------------------------------
+
+
+def test_ollama_sdk_chat_generate_embed(clean: Emulators) -> None:
+    client = _closing(ollama.Client(host=clean["ollama"]["base_url"]))
+    messages = [{"role": "user", "content": "Why is the sky blue?"}]
+    reply = client.chat(model="llama3.2", messages=messages)
+    assert reply.message.content and reply.done_reason == "stop"
+    assert reply.eval_count == count_tokens(reply.message.content)
+    parts = list(client.chat(model="llama3.2", messages=messages, stream=True))
+    assert "".join(p.message.content or "" for p in parts) == reply.message.content
+    assert parts[-1].done and parts[-1].eval_count == reply.eval_count
+    generated = client.generate(model="qwen2.5-coder:14b", prompt="def add(a, b):")
+    assert generated.response and generated.prompt_eval_count == count_tokens("def add(a, b):")
+    embedded = client.embed(model="nomic-embed-text", input=["a", "b"])
+    assert [len(v) for v in embedded.embeddings] == [768, 768]
+    legacy = client.embeddings(model="nomic-embed-text", prompt="a")
+    assert list(legacy.embedding) == list(embedded.embeddings[0])
+    assert {m.model for m in client.list().models} >= {"llama3.2:latest", "qwen2.5-coder:14b"}
+
+
+def test_ollama_sdk_raises_response_errors(clean: Emulators) -> None:
+    client = _closing(ollama.Client(host=clean["ollama"]["base_url"]))
+    messages = [{"role": "user", "content": "hi"}]
+    _set_faults(clean, "ollama", {"kind": "rate_limit", "count": 1})
+    with pytest.raises(ollama.ResponseError) as limited:
+        client.chat(model="llama3.2", messages=messages)
+    assert limited.value.status_code == 429
+    with pytest.raises(ollama.ResponseError) as missing:
+        client.chat(model="nope", messages=messages)
+    assert missing.value.status_code == 404
+    _set_faults(clean, "ollama", {"kind": "stream_error", "message": "model crashed", "count": 1})
+    with pytest.raises(ollama.ResponseError, match="model crashed"):
+        for _ in client.chat(model="llama3.2", messages=messages, stream=True):
+            pass
