@@ -7,12 +7,11 @@ their own retries off. Faults for the error cases are set through the admin endp
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import anthropic
 import httpx
@@ -26,7 +25,6 @@ from google.genai import types as genai_types
 from hafs_actors.emulator import count_tokens
 
 Emulators = dict[str, Any]
-T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
@@ -56,45 +54,75 @@ def emulators() -> Iterator[Emulators]:
             process.stderr.close()
 
 
-def _set_faults(emulators: Emulators, provider: str, *faults: dict[str, Any]) -> None:
-    url = emulators[provider]["base_url"] + "/_emulator/faults"
-    response = httpx.post(url, json={"faults": list(faults)})
-    assert response.status_code == 200, response.text
+class Clients:
+    """SDK clients aimed at the emulators; closed (and faults cleared) after each test."""
+
+    def __init__(self, emulators: Emulators, admin: httpx.Client) -> None:
+        self.emulators = emulators
+        self._admin = admin
+        self._stack = contextlib.ExitStack()
+        self._faulted: set[str] = set()
+
+    def set_faults(self, provider: str, *faults: dict[str, Any]) -> None:
+        url = self.emulators[provider]["base_url"] + "/_emulator/faults"
+        response = self._admin.post(url, json={"faults": list(faults)})
+        assert response.status_code == 200, response.text
+        self._faulted.add(provider)
+
+    def close(self) -> None:
+        self._stack.close()
+        for provider in self._faulted:
+            self._admin.delete(self.emulators[provider]["base_url"] + "/_emulator/faults")
+
+    def openai(self, provider: str = "openai", api_key: str | None = None) -> openai.OpenAI:
+        emulator = self.emulators[provider]
+        return self._stack.enter_context(
+            openai.OpenAI(
+                base_url=emulator["base_url"] + "/v1",
+                api_key=api_key or emulator["api_key"],
+                max_retries=0,
+            )
+        )
+
+    def anthropic(self) -> anthropic.Anthropic:
+        emulator = self.emulators["anthropic"]
+        return self._stack.enter_context(
+            anthropic.Anthropic(
+                base_url=emulator["base_url"], api_key=emulator["api_key"], max_retries=0
+            )
+        )
+
+    def gemini(self) -> genai.Client:
+        emulator = self.emulators["gemini"]
+        options = genai_types.HttpOptions(base_url=emulator["base_url"])
+        return self._stack.enter_context(
+            genai.Client(api_key=emulator["api_key"], http_options=options)
+        )
+
+    def ollama(self) -> ollama.Client:
+        return self._stack.enter_context(ollama.Client(host=self.emulators["ollama"]["base_url"]))
+
+
+@pytest.fixture(scope="module")
+def admin() -> Iterator[httpx.Client]:
+    with httpx.Client() as client:
+        yield client
 
 
 @pytest.fixture
-def clean(emulators: Emulators) -> Iterator[Emulators]:
-    """The emulators, with every fault plan cleared after the test and the SDK clients closed."""
-    with contextlib.ExitStack() as stack:
-        _clients.set(stack)
-        yield emulators
-    for provider in ("openai", "anthropic", "gemini", "ollama", "llamacpp"):
-        httpx.delete(emulators[provider]["base_url"] + "/_emulator/faults")
-
-
-_clients: contextvars.ContextVar[contextlib.ExitStack] = contextvars.ContextVar("clients")
-
-
-def _closing(client: T) -> T:
-    _clients.get().callback(client.close)  # type: ignore[attr-defined]
-    return client
-
-
-def _openai(emulators: Emulators, provider: str = "openai") -> openai.OpenAI:
-    return _closing(
-        openai.OpenAI(
-            base_url=emulators[provider]["base_url"] + "/v1",
-            api_key=emulators[provider]["api_key"],
-            max_retries=0,
-        )
-    )
+def sdk(emulators: Emulators, admin: httpx.Client) -> Iterator[Clients]:
+    clients = Clients(emulators, admin)
+    try:
+        yield clients
+    finally:
+        clients.close()
 
 
 # --- OpenAI ---------------------------------------------------------------------------------
 
 
-def test_openai_sdk_chat_stream_embeddings(clean: Emulators) -> None:
-    client = _openai(clean)
+def test_openai_sdk_chat_stream_embeddings(sdk: Clients) -> None:
+    client = sdk.openai()
     messages: Any = [{"role": "user", "content": "Write a haiku"}]
     completion = client.chat.completions.create(model="gpt-4o-mini", messages=messages)
     text = completion.choices[0].message.content
@@ -121,8 +149,8 @@ def test_openai_sdk_chat_stream_embeddings(clean: Emulators) -> None:
     assert embedded.usage.prompt_tokens == 2
 
 
-def test_openai_sdk_tool_call(clean: Emulators) -> None:
-    client = _openai(clean)
+def test_openai_sdk_tool_call(sdk: Clients) -> None:
+    client = sdk.openai()
     tools: Any = [
         {
             "type": "function",
@@ -147,18 +175,18 @@ def test_openai_sdk_tool_call(clean: Emulators) -> None:
     assert set(json.loads(call.function.arguments)) == {"zone"}  # type: ignore[union-attr]
 
 
-def test_openai_sdk_raises_its_own_errors(clean: Emulators) -> None:
-    client = _openai(clean)
+def test_openai_sdk_raises_its_own_errors(sdk: Clients) -> None:
+    client = sdk.openai()
     messages: Any = [{"role": "user", "content": "hi"}]
-    _set_faults(clean, "openai", {"kind": "rate_limit", "retry_after": 1, "count": 1})
+    sdk.set_faults("openai", {"kind": "rate_limit", "retry_after": 1, "count": 1})
     with pytest.raises(openai.RateLimitError) as limited:
         client.chat.completions.create(model="gpt-4o-mini", messages=messages)
     assert limited.value.status_code == 429 and limited.value.code == "rate_limit_exceeded"
     with pytest.raises(openai.NotFoundError):
         client.chat.completions.create(model="nope", messages=messages)
     with pytest.raises(openai.AuthenticationError):
-        _closing(openai.OpenAI(base_url=client.base_url, api_key="wrong", max_retries=0)).models.list()
-    _set_faults(clean, "openai", {"kind": "stream_error", "after_chunks": 2, "count": 1})
+        sdk.openai(api_key="wrong").models.list()
+    sdk.set_faults("openai", {"kind": "stream_error", "after_chunks": 2, "count": 1})
     with pytest.raises(openai.APIError, match="Internal server error"):
         for _ in client.chat.completions.create(
             model="gpt-4o-mini", messages=messages, stream=True
@@ -166,8 +194,8 @@ def test_openai_sdk_raises_its_own_errors(clean: Emulators) -> None:
             pass
 
 
-def test_openai_sdk_against_llamacpp(clean: Emulators) -> None:
-    client = _openai(clean, "llamacpp")
+def test_openai_sdk_against_llamacpp(sdk: Clients) -> None:
+    client = sdk.openai("llamacpp")
     messages: Any = [{"role": "user", "content": "hello"}]
     completion = client.chat.completions.create(model="local", messages=messages)
     assert completion.choices[0].message.content
@@ -183,18 +211,9 @@ def test_openai_sdk_against_llamacpp(clean: Emulators) -> None:
 # --- Anthropic ------------------------------------------------------------------------------
 
 
-def _anthropic(emulators: Emulators) -> anthropic.Anthropic:
-    return _closing(
-        anthropic.Anthropic(
-            base_url=emulators["anthropic"]["base_url"],
-            api_key=emulators["anthropic"]["api_key"],
-            max_retries=0,
-        )
-    )
 
-
-def test_anthropic_sdk_messages_and_stream(clean: Emulators) -> None:
-    client = _anthropic(clean)
+def test_anthropic_sdk_messages_and_stream(sdk: Clients) -> None:
+    client = sdk.anthropic()
     messages: Any = [{"role": "user", "content": "Hello, Claude"}]
     message = client.messages.create(model="claude-sonnet-4-20250514", max_tokens=200, messages=messages)
     text = "".join(b.text for b in message.content if b.type == "text")
@@ -213,18 +232,18 @@ def test_anthropic_sdk_messages_and_stream(clean: Emulators) -> None:
     ).input_tokens == message.usage.input_tokens
 
 
-def test_anthropic_sdk_raises_its_own_errors(clean: Emulators) -> None:
-    client = _anthropic(clean)
+def test_anthropic_sdk_raises_its_own_errors(sdk: Clients) -> None:
+    client = sdk.anthropic()
     messages: Any = [{"role": "user", "content": "hi"}]
-    _set_faults(clean, "anthropic", {"kind": "rate_limit", "count": 1})
+    sdk.set_faults("anthropic", {"kind": "rate_limit", "count": 1})
     with pytest.raises(anthropic.RateLimitError) as limited:
         client.messages.create(model="claude-sonnet-4", max_tokens=10, messages=messages)
     assert limited.value.response.headers["retry-after"] == "1"
     assert limited.value.request_id is not None
-    _set_faults(clean, "anthropic", {"kind": "http_error", "status": 529, "count": 1})
+    sdk.set_faults("anthropic", {"kind": "http_error", "status": 529, "count": 1})
     with pytest.raises(anthropic.OverloadedError):
         client.messages.create(model="claude-sonnet-4", max_tokens=10, messages=messages)
-    _set_faults(clean, "anthropic", {"kind": "stream_error", "count": 1})
+    sdk.set_faults("anthropic", {"kind": "stream_error", "count": 1})
     with (
         pytest.raises(anthropic.APIStatusError) as mid_stream,
         client.messages.stream(model="claude-sonnet-4", max_tokens=50, messages=messages) as stream,
@@ -237,17 +256,9 @@ def test_anthropic_sdk_raises_its_own_errors(clean: Emulators) -> None:
 # --- Gemini ---------------------------------------------------------------------------------
 
 
-def _gemini(emulators: Emulators) -> genai.Client:
-    return _closing(
-        genai.Client(
-            api_key=emulators["gemini"]["api_key"],
-            http_options=genai_types.HttpOptions(base_url=emulators["gemini"]["base_url"]),
-        )
-    )
 
-
-def test_google_genai_generate_stream_embed(clean: Emulators) -> None:
-    client = _gemini(clean)
+def test_google_genai_generate_stream_embed(sdk: Clients) -> None:
+    client = sdk.gemini()
     response = client.models.generate_content(
         model="gemini-3-flash-preview", contents="Explain how AI works"
     )
@@ -267,13 +278,13 @@ def test_google_genai_generate_stream_embed(clean: Emulators) -> None:
     assert [len(e.values or []) for e in embedded.embeddings] == [768, 768]
 
 
-def test_google_genai_raises_on_429_and_mid_stream_errors(clean: Emulators) -> None:
-    client = _gemini(clean)
-    _set_faults(clean, "gemini", {"kind": "rate_limit", "retry_after": 7, "count": 1})
+def test_google_genai_raises_on_429_and_mid_stream_errors(sdk: Clients) -> None:
+    client = sdk.gemini()
+    sdk.set_faults("gemini", {"kind": "rate_limit", "retry_after": 7, "count": 1})
     with pytest.raises(genai_errors.ClientError) as limited:
         client.models.generate_content(model="gemini-3-flash-preview", contents="hi")
     assert limited.value.code == 429 and limited.value.status == "RESOURCE_EXHAUSTED"
-    _set_faults(clean, "gemini", {"kind": "stream_error", "count": 1})
+    sdk.set_faults("gemini", {"kind": "stream_error", "count": 1})
     with pytest.raises(genai_errors.APIError) as mid_stream:
         for _ in client.models.generate_content_stream(model="gemini-3-flash-preview", contents="hi"):
             pass
@@ -283,8 +294,8 @@ def test_google_genai_raises_on_429_and_mid_stream_errors(clean: Emulators) -> N
 # --- Ollama ---------------------------------------------------------------------------------
 
 
-def test_ollama_sdk_chat_generate_embed(clean: Emulators) -> None:
-    client = _closing(ollama.Client(host=clean["ollama"]["base_url"]))
+def test_ollama_sdk_chat_generate_embed(sdk: Clients) -> None:
+    client = sdk.ollama()
     messages = [{"role": "user", "content": "Why is the sky blue?"}]
     reply = client.chat(model="llama3.2", messages=messages)
     assert reply.message.content and reply.done_reason == "stop"
@@ -301,17 +312,17 @@ def test_ollama_sdk_chat_generate_embed(clean: Emulators) -> None:
     assert {m.model for m in client.list().models} >= {"llama3.2:latest", "qwen2.5-coder:14b"}
 
 
-def test_ollama_sdk_raises_response_errors(clean: Emulators) -> None:
-    client = _closing(ollama.Client(host=clean["ollama"]["base_url"]))
+def test_ollama_sdk_raises_response_errors(sdk: Clients) -> None:
+    client = sdk.ollama()
     messages = [{"role": "user", "content": "hi"}]
-    _set_faults(clean, "ollama", {"kind": "rate_limit", "count": 1})
+    sdk.set_faults("ollama", {"kind": "rate_limit", "count": 1})
     with pytest.raises(ollama.ResponseError) as limited:
         client.chat(model="llama3.2", messages=messages)
     assert limited.value.status_code == 429
     with pytest.raises(ollama.ResponseError) as missing:
         client.chat(model="nope", messages=messages)
     assert missing.value.status_code == 404
-    _set_faults(clean, "ollama", {"kind": "stream_error", "message": "model crashed", "count": 1})
+    sdk.set_faults("ollama", {"kind": "stream_error", "message": "model crashed", "count": 1})
     with pytest.raises(ollama.ResponseError, match="model crashed"):
         for _ in client.chat(model="llama3.2", messages=messages, stream=True):
             pass

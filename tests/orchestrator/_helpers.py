@@ -98,14 +98,21 @@ async def running(
     *,
     emulators: Mapping[str, EmulatorConfig] | None = None,
     provider_changes: Mapping[str, Mapping[str, Any]] | None = None,
+    custom: Mapping[str, object] | None = None,
     shutdown_grace: float | None = None,
     **config: Any,
 ) -> AsyncIterator[tuple[UnifiedOrchestrator, dict[str, Emulator]]]:
-    """Emulators for ``providers`` and an orchestrator configured for exactly them."""
+    """Emulators for ``providers`` and an orchestrator configured for exactly them.
+
+    ``custom`` adapters are registered (under their key) before the orchestrator starts.
+    """
     configs = {name: (emulators or {}).get(name, emulator_config()) for name in providers}
     async with open_emulators(providers, configs=configs) as emus:
         cfg = make_config(emus, providers=provider_changes, **config)
-        async with UnifiedOrchestrator(cfg, shutdown_grace=shutdown_grace) as orch:
+        orch = UnifiedOrchestrator(cfg, shutdown_grace=shutdown_grace)
+        for name, adapter in (custom or {}).items():
+            orch.register_adapter(name, adapter)
+        async with orch:
             yield orch, emus
 
 
@@ -152,9 +159,12 @@ class ScriptedAdapter(NativeAdapter):
 
     supports_embeddings = True
 
-    def __init__(self, name: str = "scripted", *, latency: float = 0.0) -> None:
+    def __init__(
+        self, name: str = "scripted", *, latency: float = 0.0, crash_latency: float | None = None
+    ) -> None:
         self.provider = name
         self.latency = latency
+        self.crash_latency = latency if crash_latency is None else crash_latency
         self.crash_next = 0
         self.crash_all = False
         self.healthy = True
@@ -186,10 +196,11 @@ class ScriptedAdapter(NativeAdapter):
         self.peak = max(self.peak, self.active)
         generation = self.client_generation
         try:
-            await trio.sleep(self.latency)
             if self.crash_all or self.crash_next > 0:
                 self.crash_next = max(0, self.crash_next - 1)
+                await trio.sleep(self.crash_latency)
                 raise RuntimeError("bug in the scripted adapter")
+            await trio.sleep(self.latency)
         finally:
             self.active -= 1
         return generation
