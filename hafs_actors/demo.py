@@ -151,14 +151,14 @@ class DemoReport:
 
 
 def _fault_plans(seed: int) -> dict[str, EmulatorConfig]:
-    realistic = {"latency": "realistic", "seed": seed, "reply_tokens": (8, 24)}
+    base = EmulatorConfig(latency="realistic", seed=seed, reply_tokens=(8, 24))
     return {
         # Flaky: six 500s in a row at the start (the breaker opens, its first probe fails,
         # the second closes it), then 10 % 503s for the rest (retries and fallbacks).
-        "openai": EmulatorConfig(
-            **realistic,
+        "openai": attrs.evolve(
+            base,
             faults=FaultPlan(
-                (
+                faults=(
                     Fault(kind="http_error", status=500, count=6),
                     Fault(kind="http_error", status=503, probability=0.1),
                 ),
@@ -166,12 +166,12 @@ def _fault_plans(seed: int) -> dict[str, EmulatorConfig]:
             ),
         ),
         # Rate limited: a server-side quota that really enforces itself (429 + headers).
-        "anthropic": EmulatorConfig(
-            **realistic, faults=FaultPlan(quota=Quota(requests_per_minute=300), seed=seed)
+        "anthropic": attrs.evolve(
+            base, faults=FaultPlan(quota=Quota(requests_per_minute=300), seed=seed)
         ),
-        "gemini": EmulatorConfig(**realistic),
-        "ollama": EmulatorConfig(**realistic),
-        "llamacpp": EmulatorConfig(**realistic),
+        "gemini": base,
+        "ollama": base,
+        "llamacpp": base,
     }
 
 

@@ -52,6 +52,6 @@ async def open_emulated_orchestrator(
         unwrap_single_exception(),
         open_emulators(providers, configs=configs, config=config) as emulators,
     ):
-        config = emulated_config(emulators, **config_kwargs)
-        async with UnifiedOrchestrator(config, **(orchestrator_kwargs or {})) as orch:
+        hafs_config = emulated_config(emulators, **config_kwargs)
+        async with UnifiedOrchestrator(hafs_config, **(orchestrator_kwargs or {})) as orch:
             yield orch, dict(emulators)

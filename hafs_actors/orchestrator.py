@@ -12,6 +12,7 @@ enclosing ``async with``, the supervision tree then runs in a trio system task t
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -28,7 +29,7 @@ from ._groups import unwrap_single_exception
 from .actors import actor_child_spec
 from .adapters import create_adapter, wrap_custom_adapter
 from .adapters.base import ProviderAdapter
-from .capabilities import estimate_tokens
+from .capabilities import CapabilityTable, estimate_tokens
 from .config import HafsConfig, ProviderConfig, load_config
 from .errors import ActorStopped, HafsError, OrchestratorClosed
 from .fanout import FanoutResults, open_fanout
@@ -135,7 +136,9 @@ class UnifiedOrchestrator:
         wrapped = wrap_custom_adapter(adapter, key)
         self._custom[key] = wrapped
         if self._router is not None and self._tree_nursery is not None:
-            cell = self._make_cell(key, lambda: wrapped, custom=True)
+            cell = self._make_cell(key, _const(wrapped), custom=True)
+            # Routable at once (requests wait, within their deadline, until it is ready).
+            self._router.add_cell(cell, self._state_for(cell))
             self._tree_nursery.start_soon(self._start_cell, cell)
 
     def set_tier_route(self, tier: Any, route: ChainLike) -> None:
@@ -294,7 +297,9 @@ class UnifiedOrchestrator:
 
     def _make_cell(self, name: str, factory: Any, *, custom: bool) -> ProviderCell:
         config = self.config
-        p = config.providers.get(name) if not custom else None
+        p = config.providers.get(name)
+        if p is not None and custom != (p.kind == "custom"):
+            p = None
         sup = config.supervision
         cell_config = ProviderCellConfig(
             name=name,
@@ -323,17 +328,25 @@ class UnifiedOrchestrator:
     def _state_for(self, cell: ProviderCell) -> ProviderState:
         probe = cell.adapter_factory()
         name = cell.name
-        if name in self.config.providers and self.config.providers[name].kind != "custom":
+        p = self.config.providers.get(name)
+        if p is not None and p.kind != "custom":
             return self.config.provider_state(
                 name,
                 supports_streaming=probe.supports_streaming,
                 supports_embeddings=probe.supports_embeddings,
             )
+        # A custom adapter: its configuration (if any) supplies models and capabilities; else a
+        # seed-style adapter's own defaults (``generate(prompt, model="default-model")``) name
+        # its models, and "" lets the adapter choose.
+        default_model = p.default_model if p is not None else None
+        embed_model = p.embed_model if p is not None else None
         return ProviderState(
             configured=True,
             supports_streaming=probe.supports_streaming,
             supports_embeddings=probe.supports_embeddings,
-            default_model=getattr(probe, "default_model", None),
+            default_model=default_model or _adapter_model_default(probe, "generate"),
+            embed_model=embed_model or _adapter_model_default(probe, "embed"),
+            capabilities=p.capabilities if p is not None else CapabilityTable(kind="custom"),
         )
 
     async def _start_cell(self, cell: ProviderCell) -> None:
@@ -691,6 +704,25 @@ async def open_orchestrator(
 
 def _const(adapter: ProviderAdapter) -> Any:
     return lambda: adapter
+
+
+def _adapter_model_default(adapter: Any, method: str) -> str:
+    """The default of a ``model`` parameter of the user's ``method``, else ``""``.
+
+    A seed-style adapter declares its models as defaults (``model: str = "default-model"``); the
+    router then names that model in attempts and logs. ``""`` means the adapter chooses.
+    """
+    target = getattr(adapter, "adapter", adapter)  # the user's object inside the wrapper
+    function = getattr(target, method, None)
+    if function is None:
+        return ""
+    try:
+        parameter = inspect.signature(function).parameters.get("model")
+    except (TypeError, ValueError):
+        return ""
+    if parameter is None or not isinstance(parameter.default, str):
+        return ""
+    return parameter.default
 
 
 def _call_timeout(spec: RouteSpec) -> float:

@@ -46,7 +46,7 @@ class AdapterSettings:
     max_keepalive_connections: int = 256
     transport: TransportKind = "hafs"
     http2: bool = False
-    proxy: str | None = None
+    proxy: str | None = attrs.field(default=None, repr=False)  # may carry credentials
     verify: bool | str = True  # True, False, or a CA bundle path
     extra_headers: Mapping[str, str] = attrs.field(factory=dict)
     embed_batch_size: int | None = None  # None: the provider's documented limit

@@ -52,6 +52,7 @@ from ..bench.load import Arrival, LoadModel
 from ..bench.metrics import Slo
 from ..bench.report import report_to_dict
 from ..config.model import HafsConfig
+from ..emulator.profiles import PROVIDERS as EMULATED_PROVIDERS
 from . import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError
 
 __all__ = ["register"]
@@ -340,7 +341,7 @@ def _spec_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.max_tokens < 1 or args.prompt_tokens < 1:
         raise CliError("--max-tokens and --prompt-tokens must be at least 1")
     _target_pairs(args.target)
-    if args.tier and args.via == ["adapter"]:
+    if args.tier and set(args.via or ()) == {"adapter"}:
         raise CliError("--tier needs --via orchestrator (a tier is a routing decision)")
     requests = args.requests
     if requests is None and duration is None:
@@ -454,6 +455,13 @@ def _run_command(args: argparse.Namespace) -> int:
         config = _user_config()
         if args.emulate is None and not config.configured_providers():
             config = None  # nothing real to measure: use the emulators
+    if config is None:
+        unknown = sorted({p for p, _ in _target_pairs(args.target)} - set(EMULATED_PROVIDERS))
+        if unknown:
+            raise CliError(
+                f"--target {unknown[0]}: not an emulated provider "
+                f"(available: {', '.join(EMULATED_PROVIDERS)})"
+            )
     out_dir = Path(args.out) if args.out else None
     if out_dir is not None:
         if out_dir.exists() and not out_dir.is_dir():
@@ -470,6 +478,8 @@ def _run_command(args: argparse.Namespace) -> int:
         html_path = out_dir / f"hafs-bench-{stamp}.html"
         html_path.write_text(render_html(report), encoding="utf-8")
         stdout.print(f"reports: {json_path}  {html_path}")
+    else:
+        stdout.print("[dim]--out DIR writes the JSON report (raw samples) and the HTML report[/]")
     if args.json:
         data = report_to_dict(report)
         for target in data["targets"]:

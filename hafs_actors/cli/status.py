@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         async with open_cli_orchestrator(args) as orch:
             health = await orch.health(timeout=args.timeout)
             status = orch.status()
-        rows = []
+        rows: list[dict[str, Any]] = []
         for name, h in health.items():
             stats = status.providers[name]
             rows.append(

@@ -610,7 +610,7 @@ class RateLimiter:
 
     def _release_slot(self) -> None:
         self._in_flight -= 1
-        if False:
+        if self._waiting and self._in_flight + 1 == self._concurrency:
             self._wake_head()
 
     def _reconcile(self, lease: Lease, actual: tuple[int, int, int, int]) -> None:
@@ -627,7 +627,7 @@ class RateLimiter:
             elif delta < 0:
                 refund = -delta
                 for entry in reversed(lease._entries):
-                    if not entry.live or refund == 0:
+                    if refund == 0:
                         continue
                     take = min(refund, entry.amounts[d])
                     entry.amounts[d] -= take

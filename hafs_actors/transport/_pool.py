@@ -196,6 +196,7 @@ class ConnectionPool(Generic[C]):
             self._add_idle(connection)
         elif waiter.origin == connection.origin:
             self._grant(waiter, connection)
+            self._add_idle(connection)
         else:
             connection.close_now()
             self._forget(connection.origin)

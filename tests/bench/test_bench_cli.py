@@ -217,6 +217,8 @@ def test_open_loop_run_prints_tables(tmp_path, capsys):
             "0.5s",
             "--emulator-latency",
             "zero",
+            "--emulator-server",
+            "trio",
             "--no-progress",
         ]
     )

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+import select
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -125,3 +129,37 @@ async def serving(
         httpx.AsyncClient(base_url=emu.base_url, timeout=timeout) as client,
     ):
         yield emu, client
+
+
+@contextmanager
+def hafs_emulate(*args: str, timeout: float = 30.0) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """Run ``python -m hafs_actors emulate ARGS``; yield it and its first stdout line.
+
+    The process is terminated (then killed) on exit unless the test already stopped it.
+    """
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hafs_actors", "emulate", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], timeout)
+        line = process.stdout.readline() if ready else ""
+        if not line:
+            process.kill()
+            _, err = process.communicate()
+            raise AssertionError(f"hafs emulate did not start: {err}")
+        yield process, line
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for pipe in (process.stdout, process.stderr):
+            if pipe is not None:
+                pipe.close()

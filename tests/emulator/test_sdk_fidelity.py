@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,34 +22,15 @@ from google.genai import types as genai_types
 
 from hafs_actors.emulator import count_tokens
 
+from ._helpers import hafs_emulate
+
 Emulators = dict[str, Any]
 
 
 @pytest.fixture(scope="module")
 def emulators() -> Iterator[Emulators]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hafs_actors", "emulate", "--port", "0", "--json", "--seed", "5"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if not line:
-            pytest.fail(f"hafs emulate did not start: {process.stderr.read() if process.stderr else ''}")
+    with hafs_emulate("--port", "0", "--json", "--seed", "5") as (_process, line):
         yield json.loads(line)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout:
-            process.stdout.close()
-        if process.stderr:
-            process.stderr.close()
 
 
 class Clients:
