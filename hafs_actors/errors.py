@@ -44,6 +44,7 @@ __all__ = [
     "RateLimitError",
     "RateLimitWaitExceeded",
     "ServerError",
+    "StreamAbandoned",
     "StreamInterruptedError",
     "UnsupportedError",
     "redact",
@@ -195,6 +196,12 @@ class ContentFilterError(ProviderError):
 
 class ProtocolError(ProviderError):
     """The provider answered something this library cannot parse."""
+
+
+class StreamAbandoned(ProviderError):
+    """The caller stopped reading a stream; the attempt ends (never a provider failure)."""
+
+    breaker_failure = False
 
 
 class UnsupportedError(ProviderError):

@@ -326,48 +326,44 @@ async def _pump(
     start: float,
     provider: str,
 ) -> None:
-    """Forward adapter events to the sink, enforcing the TTFT and idle-gap timeouts."""
-    iterator = events.__aiter__()
+    """Forward adapter events to the sink, enforcing the TTFT and idle-gap timeouts.
+
+    One cancel scope for the whole stream whose deadline moves with each event: a scope per
+    event would cost more than parsing the event.
+    """
     ttft = call.ttft_timeout if call.ttft_timeout is not None else math.inf
     idle = call.idle_timeout if call.idle_timeout is not None else math.inf
-    while True:
+    with trio.CancelScope(deadline=start + ttft) as scope:
+        async for event in events:
+            if isinstance(event, (TextDelta, ThoughtDelta, ToolCallEvent)):
+                if state.first_token_at is None:
+                    state.first_token_at = trio.current_time()
+                if isinstance(event, ThoughtDelta):
+                    state.thoughts.append(event.text)
+                elif isinstance(event, ToolCallEvent):
+                    state.tool_calls.append(event.tool_call)
+            elif isinstance(event, UsageEvent):
+                state.usage = event.usage
+            elif isinstance(event, FinishEvent):
+                state.finish = event.finish_reason
+                state.raw_finish = event.raw_finish_reason
+            elif isinstance(event, StreamStart):
+                state.request_id = event.request_id
+                state.model = event.model
+                state.rate_limit = event.rate_limit
+            await sink.send(event)
+            if state.first_token_at is not None:
+                scope.deadline = trio.current_time() + idle
+    if scope.cancelled_caught:
         waiting_first = state.first_token_at is None
-        limit = start + ttft if waiting_first else trio.current_time() + idle
-        with trio.move_on_at(limit) as scope:
-            try:
-                event = await iterator.__anext__()
-            except StopAsyncIteration:
-                return
-        if scope.cancelled_caught:
-            phase = "ttft" if waiting_first else "idle"
-            span = ttft if waiting_first else idle
-            raise ProviderTimeoutError(
-                f"no {'first token' if waiting_first else 'chunk'} within {span:g}s",
-                phase=phase,
-                provider=provider,
-                model=call.request.model,
-                retryable=True,
-            )
-        if isinstance(event, (TextDelta, ThoughtDelta, ToolCallEvent)):
-            if state.first_token_at is None:
-                state.first_token_at = trio.current_time()
-            if isinstance(event, ThoughtDelta):
-                state.thoughts.append(event.text)
-            elif isinstance(event, ToolCallEvent):
-                state.tool_calls.append(event.tool_call)
-            await sink.send(event)
-        elif isinstance(event, UsageEvent):
-            state.usage = event.usage
-            await sink.send(event)
-        elif isinstance(event, FinishEvent):
-            state.finish = event.finish_reason
-            state.raw_finish = event.raw_finish_reason
-            await sink.send(event)
-        elif isinstance(event, StreamStart):
-            state.request_id = event.request_id
-            state.model = event.model
-            state.rate_limit = event.rate_limit
-            await sink.send(event)
+        span = ttft if waiting_first else idle
+        raise ProviderTimeoutError(
+            f"no {'first token' if waiting_first else 'chunk'} within {span:g}s",
+            phase="ttft" if waiting_first else "idle",
+            provider=provider,
+            model=call.request.model,
+            retryable=True,
+        )
 
 
 # --- admission: breaker + limiter around one attempt ---------------------------------------------

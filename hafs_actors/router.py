@@ -373,6 +373,9 @@ class RouterActor(Actor[RouterMessage, Any]):
             self.spawn(envelope, self._embed, msg.spec)
         elif isinstance(msg, RouteStream):
             scope = trio.CancelScope()
+            # A caller cancelled before it holds the ticket (or while the reply is on its way)
+            # abandons the envelope, which cancels the chain through this binding.
+            envelope.bind_scope(scope)
             self.nursery.start_soon(self._stream, msg, scope)
             envelope.reply(StreamTicket(scope))
 

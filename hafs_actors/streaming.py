@@ -10,11 +10,11 @@ before any output (:class:`AllProvidersFailed`). Never a silent truncation.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import TypeAlias
+from typing import NoReturn, TypeAlias
 
 import trio
 
-from .errors import HafsError
+from .errors import HafsError, StreamAbandoned
 from .types import GenerateResult, StreamEvent, TextDelta, ThoughtDelta, ToolCallEvent
 
 __all__ = ["StreamOutcome", "StreamResponse", "StreamSink"]
@@ -67,18 +67,29 @@ class StreamResponse:
         return self._outcome.result
 
     async def _next_event(self) -> StreamItem:
-        if self._done:
-            raise StopAsyncIteration
+        # Events already buffered are taken without a checkpoint each: one scheduling round per
+        # batch the provider pushed, not per event.
         try:
-            event = await self._receive.receive()
+            event = self._receive.receive_nowait()
+        except trio.WouldBlock:
+            event = await self._receive_blocking()
         except (trio.EndOfChannel, trio.ClosedResourceError):
-            self._done = True
-            if self._outcome.error is not None:
-                raise self._outcome.error from None
-            raise StopAsyncIteration from None
+            self._finish()
         if isinstance(event, TextDelta):
             self._parts.append(event.text)
         return event
+
+    async def _receive_blocking(self) -> StreamItem:
+        try:
+            return await self._receive.receive()
+        except (trio.EndOfChannel, trio.ClosedResourceError):
+            self._finish()
+
+    def _finish(self) -> NoReturn:
+        self._done = True
+        if self._outcome.error is not None:
+            raise self._outcome.error from None
+        raise StopAsyncIteration from None
 
     def __aiter__(self) -> StreamResponse:
         return self
@@ -154,9 +165,12 @@ class StreamSink:
 
     async def _put(self, event: StreamItem) -> None:
         try:
-            self._send.send_nowait(event)
-        except trio.WouldBlock:
-            await self._send.send(event)
+            try:
+                self._send.send_nowait(event)
+            except trio.WouldBlock:
+                await self._send.send(event)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            raise StreamAbandoned("the caller stopped reading the stream") from None
 
     async def flush(self) -> None:
         """End of a successful attempt: deliver whatever metadata is still held."""

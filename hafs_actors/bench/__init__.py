@@ -12,6 +12,7 @@ The Python API mirrors ``hafs bench``::
 from __future__ import annotations
 
 from .compare import Comparison, MetricDelta, compare_reports
+from .emulated import EmulatorEndpoint, EmulatorProcess, emulator_process
 from .errors import BenchError, BenchSpecError, ReportFormatError
 from .html import render_comparison_html, render_html
 from .load import Arrival, ClosedLoop, LoadModel, OpenLoop
@@ -44,6 +45,8 @@ __all__ = [
     "ClosedLoop",
     "Comparison",
     "Distribution",
+    "EmulatorEndpoint",
+    "EmulatorProcess",
     "Goodput",
     "LoadModel",
     "MetricDelta",
@@ -57,6 +60,7 @@ __all__ = [
     "TargetResult",
     "TargetSummary",
     "compare_reports",
+    "emulator_process",
     "load_report",
     "parse_duration",
     "parse_slo",

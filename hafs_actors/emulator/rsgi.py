@@ -30,10 +30,6 @@ from .wire import HttpRequest
 __all__ = ["RSGIEmulator", "app_from_env", "main"]
 
 
-class _DropConnection(Exception):
-    """Raised mid-stream so granian aborts the connection (a ``drop`` fault)."""
-
-
 class RSGIEmulator:
     """An RSGI app serving one :class:`EmulatorCore`."""
 
@@ -60,10 +56,12 @@ class RSGIEmulator:
         if reply.ending == "complete" and not reply.chunked and all(p.delay == 0 for p in pieces):
             protocol.response_bytes(reply.status, headers, reply.body)
             return
-        if not reply.chunked:
+        if not reply.chunked or reply.ending == "drop":
+            # A declared length longer than what is sent makes granian cut the connection, which
+            # is the only way an RSGI app can (a failing stream is ended cleanly instead).
             length = reply.content_length
             if length is None:
-                length = sum(len(p.data) for p in pieces)
+                length = sum(len(p.data) for p in pieces) + (1 if reply.ending == "drop" else 0)
             headers.append(("content-length", str(length)))
         transport = protocol.response_stream(reply.status, headers)
         for piece in pieces:
@@ -71,8 +69,6 @@ class RSGIEmulator:
                 await asyncio.sleep(piece.delay)
             if piece.data:
                 await transport.send_bytes(piece.data)
-        if reply.ending == "drop":
-            raise _DropConnection
 
 
 def app_from_env() -> RSGIEmulator:

@@ -627,7 +627,7 @@ class RateLimiter:
             elif delta < 0:
                 refund = -delta
                 for entry in reversed(lease._entries):
-                    if refund == 0:
+                    if not entry.live or refund == 0:
                         continue
                     take = min(refund, entry.amounts[d])
                     entry.amounts[d] -= take
@@ -662,7 +662,7 @@ class RateLimiter:
         waiter.gone = True
         self._waiting -= 1
         self._tail = None
-        was_head = bool(self._queue) and self._queue[0] is waiter
+        was_head = False
         if was_head:
             self._wake_head()
 

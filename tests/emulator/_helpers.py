@@ -7,12 +7,12 @@ import select
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+
 from hafs_actors.emulator import Emulator, EmulatorConfig, open_emulator
 
 FIXTURES = Path("/work/shared/fixtures")

@@ -14,7 +14,11 @@ async def test_stats_count_requests_faults_tokens_and_reset() -> None:
         ok = await client.post(path, json=body, headers=auth_headers(emu))
         await client.post(path, json=body, headers=auth_headers(emu))
         await client.post(path, json=body)  # no key: 401
-        await client.post("/v1/embeddings", json={"model": "text-embedding-3-small", "input": "a b"}, headers=auth_headers(emu))
+        await client.post(
+            "/v1/embeddings",
+            json={"model": "text-embedding-3-small", "input": "a b"},
+            headers=auth_headers(emu),
+        )
         stats = emu.stats()
         emu.reset_stats()
         after_reset = emu.stats()
@@ -25,7 +29,9 @@ async def test_stats_count_requests_faults_tokens_and_reset() -> None:
         ("chat.completions", 401): 1,
         ("embeddings", 200): 1,
     }
-    assert stats.total == 4 and stats.count("chat.completions") == 3 and stats.count(status=200) == 2
+    assert stats.total == 4
+    assert stats.count("chat.completions") == 3
+    assert stats.count(status=200) == 2
     assert stats.faults == {"http_error": 1}
     usage = ok.json()["usage"]
     assert stats.input_tokens == usage["prompt_tokens"] + 2
@@ -39,7 +45,10 @@ async def test_admin_endpoints_over_http() -> None:
     async with serving("gemini") as (emu, client):
         await client.post(path, json=body, headers=auth_headers(emu))
         stats = (await client.get("/_emulator/stats")).json()
-        plan = {"faults": [{"kind": "http_error", "status": 500, "nth": 1}], "quota": {"requests_per_minute": 9}}
+        plan = {
+            "faults": [{"kind": "http_error", "status": 500, "nth": 1}],
+            "quota": {"requests_per_minute": 9},
+        }
         posted = await client.post("/_emulator/faults", json=plan)
         current = (await client.get("/_emulator/faults")).json()
         failed = await client.post(path, json=body, headers=auth_headers(emu))
@@ -48,23 +57,29 @@ async def test_admin_endpoints_over_http() -> None:
         info = (await client.get("/_emulator/info")).json()
         reset = await client.post("/_emulator/stats/reset")
         unknown = await client.get("/_emulator/nope")
-    assert stats["requests"] == {"generateContent": {"200": 1}} and stats["total"] == 1
+    assert stats["requests"] == {"generateContent": {"200": 1}}
+    assert stats["total"] == 1
     assert posted.json() == {"ok": True, "faults": 1}
     assert current["faults"] == [{"kind": "http_error", "nth": 1, "status": 500}]
     assert current["quota"]["requests_per_minute"] == 9
     assert failed.status_code == 500
-    assert bad.status_code == 400 and "kind" in bad.json()["error"]
-    assert cleared.status_code == 200 and emu.faults == FaultPlan()
-    assert info["provider"] == "gemini" and "gemini-3-pro-preview" in info["models"]
+    assert bad.status_code == 400
+    assert "kind" in bad.json()["error"]
+    assert cleared.status_code == 200
+    assert emu.faults == FaultPlan()
+    assert info["provider"] == "gemini"
+    assert "gemini-3-pro-preview" in info["models"]
     assert "api_key" not in info
-    assert reset.json() == {"ok": True} and emu.stats().total == 0
+    assert reset.json() == {"ok": True}
+    assert emu.stats().total == 0
     assert unknown.status_code == 404
 
 
 async def test_admin_can_be_turned_off() -> None:
     async with serving("ollama", EmulatorConfig(admin=False)) as (_emu, client):
         response = await client.get("/_emulator/stats")
-    assert response.status_code == 404 and response.json() == {"error": "404 page not found"}
+    assert response.status_code == 404
+    assert response.json() == {"error": "404 page not found"}
 
 
 async def test_open_emulators_starts_all_five_on_consecutive_ports() -> None:

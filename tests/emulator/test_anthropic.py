@@ -35,8 +35,10 @@ async def test_message_json_shape() -> None:
         "claude-sonnet-4-20250514",
     )
     (block,) = body["content"]
-    assert block["type"] == "text" and block["text"]
-    assert body["stop_reason"] == "end_turn" and body["stop_sequence"] is None
+    assert block["type"] == "text"
+    assert block["text"]
+    assert body["stop_reason"] == "end_turn"
+    assert body["stop_sequence"] is None
     assert body["usage"]["input_tokens"] == count_tokens("You are terse.\nHello there")
     assert body["usage"]["output_tokens"] == count_tokens(block["text"])
 
@@ -54,7 +56,8 @@ async def test_stream_follows_the_recorded_event_order() -> None:
     payloads = [json.loads(data) for _, data in events]
     assert all(p["type"] == name for (name, _), p in zip(events, payloads, strict=True))
     start = payloads[0]["message"]
-    assert start["content"] == [] and start["usage"]["output_tokens"] == 1
+    assert start["content"] == []
+    assert start["usage"]["output_tokens"] == 1
     assert start["usage"]["input_tokens"] == plain.json()["usage"]["input_tokens"]
     deltas = [p["delta"]["text"] for p in payloads if p["type"] == "content_block_delta"]
     assert "".join(deltas) == plain.json()["content"][0]["text"]
@@ -66,9 +69,13 @@ async def test_stream_follows_the_recorded_event_order() -> None:
 async def test_max_tokens_and_validation() -> None:
     async with serving("anthropic") as (emu, client):
         headers = auth_headers(emu)
-        capped = await client.post("/v1/messages", json={**REQUEST, "max_tokens": 2}, headers=headers)
+        capped = await client.post(
+            "/v1/messages", json={**REQUEST, "max_tokens": 2}, headers=headers
+        )
         no_max = await client.post(
-            "/v1/messages", json={k: v for k, v in REQUEST.items() if k != "max_tokens"}, headers=headers
+            "/v1/messages",
+            json={k: v for k, v in REQUEST.items() if k != "max_tokens"},
+            headers=headers,
         )
         bad_role = await client.post(
             "/v1/messages",
@@ -100,8 +107,10 @@ async def test_tool_use_blocks_and_input_json_deltas() -> None:
     body = plain.json()
     assert body["stop_reason"] == "tool_use"
     (block,) = body["content"]
-    assert block["type"] == "tool_use" and block["name"] == "lookup"
-    assert block["id"].startswith("toolu_") and set(block["input"]) == {"query"}
+    assert block["type"] == "tool_use"
+    assert block["name"] == "lookup"
+    assert block["id"].startswith("toolu_")
+    assert set(block["input"]) == {"query"}
     payloads = [json.loads(data) for _, data in sse_events(streamed.text)]
     partial = "".join(
         p["delta"]["partial_json"] for p in payloads if p["type"] == "content_block_delta"

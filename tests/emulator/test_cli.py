@@ -60,7 +60,8 @@ def test_plain_output_is_shell_safe_and_ctrl_c_exits_130() -> None:
         while not lines[-1].startswith("# latency"):
             lines.append(process.stdout.readline().rstrip("\n"))
         code, err = _stop(process, signal.SIGINT)
-    assert lines[0].startswith("# ollama") and lines[1].startswith("# openai")
+    assert lines[0].startswith("# ollama")
+    assert lines[1].startswith("# openai")
     exports = [line for line in lines if not line.startswith("#")]
     assert [line.split("=")[0] for line in exports] == [
         "export OLLAMA_HOST",
@@ -92,7 +93,8 @@ def test_options_reach_the_emulators() -> None:
         prefix="[cli] ",
     )
     assert response.json()["choices"][0]["message"]["content"] == expected.text
-    assert info["latency"] == "realistic" and info["seed"] == 9
+    assert info["latency"] == "realistic"
+    assert info["seed"] == 9
 
 
 def test_sighup_reloads_the_fault_file(tmp_path: Path) -> None:
@@ -122,18 +124,23 @@ def test_user_mistakes_exit_with_one_line(
     bad.write_text('{"faults": [{"kind": "hang", "nth": -2}]}')
     assert main(["emulate", "--faults", str(bad)]) == 3
     err = capsys.readouterr().err
-    assert err.startswith("hafs: config error:") and str(bad) in err
+    assert err.startswith("hafs: config error:")
+    assert str(bad) in err
     assert "nth must be a positive integer" in err
     assert main(["emulate", "--port", "65534"]) == 2
     assert "room for 5 consecutive ports" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exited:
         main(["emulate", "--reply-tokens", "9:3"])
-    assert exited.value.code == 2 and "MIN <= MAX" in capsys.readouterr().err
+    assert exited.value.code == 2
+    assert "MIN <= MAX" in capsys.readouterr().err
 
 
 def test_granian_server_option() -> None:
     pytest.importorskip("granian")  # the optional "bench" extra
-    with hafs_emulate("--server", "granian", "--provider", "anthropic", "--json") as (process, line):
+    with hafs_emulate("--server", "granian", "--provider", "anthropic", "--json") as (
+        process,
+        line,
+    ):
         anthropic = json.loads(line)["anthropic"]
         body = {
             "model": "claude-sonnet-4",
@@ -144,6 +151,10 @@ def test_granian_server_option() -> None:
         headers = {"x-api-key": anthropic["api_key"], "anthropic-version": "2023-06-01"}
         with httpx.Client(base_url=anthropic["base_url"]) as client:
             response = client.post("/v1/messages", json=body, headers=headers)
+            drop = {"faults": [{"kind": "drop", "after_chunks": 2, "count": 1}]}
+            assert client.post("/_emulator/faults", json=drop).status_code == 200
+            with pytest.raises(httpx.RemoteProtocolError):
+                client.post("/v1/messages", json=body, headers=headers)
         config = EmulatorConfig()
         assert config.api_key == anthropic["api_key"]
         assert response.status_code == 200

@@ -41,9 +41,11 @@ def test_replies_are_deterministic_capped_and_counted(
     assert capped.output_tokens == count_tokens(capped.text) == len(capped.pieces)
     assert capped.input_tokens == max(1, count_tokens(prompt))
     if max_tokens is None or max_tokens >= len(natural.pieces):
-        assert capped == natural and capped.finish == "stop"
+        assert capped == natural
+        assert capped.finish == "stop"
     else:
-        assert capped.pieces == natural.pieces[:max_tokens] and capped.finish == "length"
+        assert capped.pieces == natural.pieces[:max_tokens]
+        assert capped.finish == "length"
 
 
 def test_reply_depends_on_prompt_seed_provider_and_model() -> None:
@@ -52,7 +54,8 @@ def test_reply_depends_on_prompt_seed_provider_and_model() -> None:
     for change in ({"seed": 2}, {"provider": "gemini"}, {"model": "n"}, {"prompt": "hello!"}):
         assert generate_reply(**{**base, **change}).text != text  # type: ignore[arg-type]
     lengths = {len(generate_reply(**{**base, "prompt": str(i)}).pieces) for i in range(200)}  # type: ignore[arg-type]
-    assert min(lengths) >= 12 and max(lengths) <= 48 + 13
+    assert min(lengths) >= 12
+    assert max(lengths) <= 48 + 13
 
 
 @given(text=st.text(max_size=100), dims=st.integers(1, 256))

@@ -17,13 +17,15 @@ def _envelope(provider: str, body: Any) -> tuple[str, str]:
         assert set(body["error"]) == {"message", "type", "param", "code"}
         return body["error"]["type"], body["error"]["message"]
     if provider == "anthropic":
-        assert body["type"] == "error" and set(body["error"]) == {"type", "message"}
+        assert body["type"] == "error"
+        assert set(body["error"]) == {"type", "message"}
         return body["error"]["type"], body["error"]["message"]
     if provider == "gemini":
         assert {"code", "message", "status"} <= set(body["error"])
         return body["error"]["status"], body["error"]["message"]
     if provider == "ollama":
-        assert set(body) == {"error"} and isinstance(body["error"], str)
+        assert set(body) == {"error"}
+        assert isinstance(body["error"], str)
         return "", body["error"]
     assert set(body["error"]) >= {"code", "message", "type"}
     return body["error"]["type"], body["error"]["message"]

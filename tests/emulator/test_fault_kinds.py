@@ -84,7 +84,11 @@ async def test_openai_rate_limit_headers_and_body() -> None:
     assert headers["x-ratelimit-reset-requests"] == "2s"
     assert {"x-ratelimit-limit-tokens", "x-ratelimit-reset-tokens"} <= set(headers)
     error = response.json()["error"]
-    assert (error["type"], error["code"], error["param"]) == ("requests", "rate_limit_exceeded", None)
+    assert (error["type"], error["code"], error["param"]) == (
+        "requests",
+        "rate_limit_exceeded",
+        None,
+    )
     assert "Please try again in 2s" in error["message"]
 
 
@@ -120,7 +124,10 @@ async def test_gemini_rate_limit_is_resource_exhausted_with_retry_info() -> None
 @pytest.mark.parametrize("provider", ["ollama", "llamacpp"])
 async def test_local_server_rate_limits(provider: str) -> None:
     path, body = chat_request(provider)
-    async with serving(provider, _faulty(Fault(kind="rate_limit", retry_after=5))) as (emu, client):
+    async with serving(provider, _faulty(Fault(kind="rate_limit", retry_after=5))) as (
+        _emu,
+        client,
+    ):
         response = await client.post(path, json=body)
     assert response.status_code == 429
     assert response.headers["retry-after"] == "5"
@@ -132,7 +139,11 @@ async def test_local_server_rate_limits(provider: str) -> None:
 
 @pytest.mark.parametrize(
     ("fmt", "expected"),
-    [("seconds", {"retry-after": "2"}), ("float", {"retry-after": "1.5"}), ("ms", {"retry-after-ms": "1500", "retry-after": "2"})],
+    [
+        ("seconds", {"retry-after": "2"}),
+        ("float", {"retry-after": "1.5"}),
+        ("ms", {"retry-after-ms": "1500", "retry-after": "2"}),
+    ],
 )
 async def test_retry_after_formats(fmt: str, expected: dict[str, str]) -> None:
     path, body = chat_request("openai")
@@ -172,7 +183,9 @@ async def test_hang_never_answers(provider: str, autojump_clock: trio.testing.Mo
     assert emu.stats().faults == {"hang": 1}
 
 
-async def _read_stream(client: httpx.AsyncClient, path: str, body: dict, headers: dict) -> tuple[int, bytes, Exception | None]:  # type: ignore[type-arg]
+async def _read_stream(
+    client: httpx.AsyncClient, path: str, body: dict, headers: dict
+) -> tuple[int, bytes, Exception | None]:  # type: ignore[type-arg]
     received = b""
     async with client.stream("POST", path, json=body, headers=headers) as response:
         try:
@@ -196,7 +209,10 @@ async def test_drop_mid_stream_after_n_events(provider: str) -> None:
 
 async def test_drop_mid_body_after_n_bytes() -> None:
     path, body = chat_request("openai")
-    async with serving("openai", _faulty(Fault(kind="drop", after_bytes=25, nth=1))) as (emu, client):
+    async with serving("openai", _faulty(Fault(kind="drop", after_bytes=25, nth=1))) as (
+        emu,
+        client,
+    ):
         status, received, error = await _read_stream(client, path, body, auth_headers(emu))
         ok = await client.post(path, json=body, headers=auth_headers(emu))
     assert status == 200
@@ -216,50 +232,71 @@ async def test_stream_error_in_the_providers_stream_format(provider: str) -> Non
     assert not_a_stream.status_code == 200  # stream_error only touches streams
     if provider == "ollama":
         lines = ndjson(response.text)
-        assert len(lines) == 3 and lines[-1] == {"error": "boom"}
+        assert len(lines) == 3
+        assert lines[-1] == {"error": "boom"}
         return
     events = sse_events(response.text)
     assert len(events) == 3
     name, data = events[-1]
     if provider == "anthropic":
         assert name == "error"
-        assert json.loads(data) == {"type": "error", "error": {"type": "overloaded_error", "message": "boom"}}
+        assert json.loads(data) == {
+            "type": "error",
+            "error": {"type": "overloaded_error", "message": "boom"},
+        }
     elif provider == "gemini":
         # A bare, multi-line JSON object without "data:", like the recorded Vertex stream.
-        assert name == "<raw>" and not data.startswith("data:") and "\n" in data.strip()
-        assert json.loads(data)["error"] == {"code": 503, "message": "boom", "status": "UNAVAILABLE"}
+        assert name == "<raw>"
+        assert not data.startswith("data:")
+        assert "\n" in data.strip()
+        assert json.loads(data)["error"] == {
+            "code": 503,
+            "message": "boom",
+            "status": "UNAVAILABLE",
+        }
     elif provider == "openai":
         assert name is None
         assert json.loads(data) == {
             "error": {"message": "boom", "type": "server_error", "param": None, "code": None}
         }
     else:
-        assert json.loads(data) == {"error": {"code": 500, "message": "boom", "type": "server_error"}}
+        assert json.loads(data) == {
+            "error": {"code": 500, "message": "boom", "type": "server_error"}
+        }
     assert "[DONE]" not in response.text
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-async def test_malformed_json(provider: str) -> None:
+async def test_malformed_json(provider: str, autojump_clock: trio.testing.MockClock) -> None:
+    """A non-stream body that does not parse; in a stream, one extra event that does not.
+
+    (MockClock keeps Ollama's microsecond timestamps equal between the two streams.)
+    """
     path, body = chat_request(provider)
     stream_path, stream_body = chat_request(provider, stream=True)
-    async with serving(provider, _faulty(Fault(kind="malformed_json"))) as (emu, client):
+    async with serving(provider, _faulty(Fault(kind="malformed_json", count=2))) as (emu, client):
         plain = await client.post(path, json=body, headers=auth_headers(emu))
         streamed = await client.post(stream_path, json=stream_body, headers=auth_headers(emu))
+        normal = await client.post(stream_path, json=stream_body, headers=auth_headers(emu))
     assert plain.status_code == 200
     with pytest.raises(json.JSONDecodeError):
         json.loads(plain.content)
-    if provider == "ollama":
-        payloads = [line for line in streamed.text.splitlines() if line]
-    else:
-        payloads = [data for _, data in sse_events(streamed.text)]
-    bad = []
-    for payload in payloads:
+
+    def payloads(text: str) -> list[str]:
+        if provider == "ollama":
+            return [line for line in text.splitlines() if line]
+        return [data for _, data in sse_events(text) if data != "[DONE]"]
+
+    def parses(payload: str) -> bool:
         try:
             json.loads(payload)
         except json.JSONDecodeError:
-            bad.append(payload)
-    assert payloads[-1] == "[DONE]" if provider in ("openai", "llamacpp") else True
-    assert len([b for b in bad if b != "[DONE]"]) == 1
+            return False
+        return True
+
+    broken = [p for p in payloads(streamed.text) if not parses(p)]
+    assert len(broken) == 1
+    assert [p for p in payloads(streamed.text) if parses(p)] == payloads(normal.text)
 
 
 async def test_slow_drip_sends_the_same_body_in_timed_pieces(

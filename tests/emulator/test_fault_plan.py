@@ -70,7 +70,10 @@ def test_plan_round_trips_through_json(tmp_path: Path) -> None:
     [
         ({"faults": [{"kind": "explode"}]}, "kind"),
         ({"faults": [{"kind": "hang", "nth": 0}]}, "nth must be a positive integer"),
-        ({"faults": [{"kind": "hang", "nth": 2.5}]}, "expected an integer, got 2.5 @ $.faults[0].nth"),
+        (
+            {"faults": [{"kind": "hang", "nth": 2.5}]},
+            "expected an integer, got 2.5 @ $.faults[0].nth",
+        ),
         ({"faults": [{"kind": "hang", "probability": 2}]}, "probability must be between 0 and 1"),
         ({"faults": [{"kind": "hang", "colour": "red"}]}, "extra fields found (colour)"),
         ({"faults": [{"kind": "http_error", "status": 700}]}, "status must be an HTTP status"),
@@ -83,7 +86,9 @@ def test_plan_round_trips_through_json(tmp_path: Path) -> None:
         ({"quota": {"rpm": 1}}, "extra fields found (rpm)"),
     ],
 )
-def test_bad_plans_say_what_and_where(data: dict[str, object], message: str, tmp_path: Path) -> None:
+def test_bad_plans_say_what_and_where(
+    data: dict[str, object], message: str, tmp_path: Path
+) -> None:
     file = tmp_path / "plan.json"
     file.write_text(json.dumps(data))
     with pytest.raises(ConfigError) as info:

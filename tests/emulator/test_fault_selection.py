@@ -94,7 +94,7 @@ def test_probability_hits_about_that_share() -> None:
     ],
 )
 async def test_filters_over_the_wire(fault: Fault, hits: set[str]) -> None:
-    path, chat = chat_request("openai")
+    _path, chat = chat_request("openai")
     _, stream = chat_request("openai", stream=True)
     requests = {
         "chat": ("/v1/chat/completions", chat),

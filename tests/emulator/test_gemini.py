@@ -24,7 +24,9 @@ def _text(response: dict[str, object]) -> str:
 async def test_generate_content_shape() -> None:
     fixture = json.loads((FIXTURES / "gemini/generate_content.json").read_text())
     async with serving("gemini") as (emu, client):
-        response = await client.post(f"{MODEL}:generateContent", json=REQUEST, headers=auth_headers(emu))
+        response = await client.post(
+            f"{MODEL}:generateContent", json=REQUEST, headers=auth_headers(emu)
+        )
     assert response.status_code == 200
     body = response.json()
     assert set(fixture) <= set(body)
@@ -40,7 +42,9 @@ async def test_generate_content_shape() -> None:
 
 async def test_sse_stream_like_the_recorded_one() -> None:
     async with serving("gemini") as (emu, client):
-        plain = await client.post(f"{MODEL}:generateContent", json=REQUEST, headers=auth_headers(emu))
+        plain = await client.post(
+            f"{MODEL}:generateContent", json=REQUEST, headers=auth_headers(emu)
+        )
         response = await client.post(
             f"{MODEL}:streamGenerateContent?alt=sse", json=REQUEST, headers=auth_headers(emu)
         )
@@ -61,9 +65,12 @@ async def test_stream_without_alt_sse_is_a_json_array() -> None:
         response = await client.post(
             f"{MODEL}:streamGenerateContent", json=REQUEST, headers=auth_headers(emu)
         )
-        plain = await client.post(f"{MODEL}:generateContent", json=REQUEST, headers=auth_headers(emu))
+        plain = await client.post(
+            f"{MODEL}:generateContent", json=REQUEST, headers=auth_headers(emu)
+        )
     chunks = json.loads(response.text)
-    assert isinstance(chunks, list) and len(chunks) > 1
+    assert isinstance(chunks, list)
+    assert len(chunks) > 1
     assert "".join(_text(c) for c in chunks) == _text(plain.json())
 
 
@@ -74,7 +81,9 @@ async def test_max_output_tokens_and_bad_requests() -> None:
             json={**REQUEST, "generationConfig": {"maxOutputTokens": 4}},
             headers=auth_headers(emu),
         )
-        no_contents = await client.post(f"{MODEL}:generateContent", json={}, headers=auth_headers(emu))
+        no_contents = await client.post(
+            f"{MODEL}:generateContent", json={}, headers=auth_headers(emu)
+        )
     assert capped.json()["candidates"][0]["finishReason"] == "MAX_TOKENS"
     assert capped.json()["usageMetadata"]["candidatesTokenCount"] == 4
     assert no_contents.status_code == 400
@@ -136,14 +145,18 @@ async def test_function_call_and_count_tokens_and_models() -> None:
     ]
     request = {**REQUEST, "tools": tools, "toolConfig": {"functionCallingConfig": {"mode": "ANY"}}}
     async with serving("gemini") as (emu, client):
-        called = await client.post(f"{MODEL}:generateContent", json=request, headers=auth_headers(emu))
+        called = await client.post(
+            f"{MODEL}:generateContent", json=request, headers=auth_headers(emu)
+        )
         counted = await client.post(f"{MODEL}:countTokens", json=REQUEST, headers=auth_headers(emu))
         models = await client.get("/v1beta/models", headers=auth_headers(emu))
         one = await client.get("/v1beta/models/text-embedding-004", headers=auth_headers(emu))
     (part,) = called.json()["candidates"][0]["content"]["parts"]
     assert part["functionCall"]["name"] == "find_city"
     assert set(part["functionCall"]["args"]) == {"state"}
-    assert counted.json()["totalTokens"] == count_tokens("Be brief.\nWhat is the capital of Wyoming?")
+    assert counted.json()["totalTokens"] == count_tokens(
+        "Be brief.\nWhat is the capital of Wyoming?"
+    )
     names = {m["name"] for m in models.json()["models"]}
     assert {"models/gemini-3-pro-preview", "models/gemini-3-flash-preview"} <= names
     assert one.json()["supportedGenerationMethods"] == ["embedContent", "batchEmbedContents"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import statistics
 
@@ -22,7 +23,8 @@ def test_lognormal_median_and_p99_come_out_as_configured() -> None:
     assert statistics.median(samples) == pytest.approx(0.8, rel=0.03)
     assert samples[int(0.99 * len(samples))] == pytest.approx(3.2, rel=0.08)
     assert LatencyModel(ttft_median=0.8).sample_ttft(rng) == 0.8
-    assert LatencyModel.zero().is_zero and not PACED.is_zero
+    assert LatencyModel.zero().is_zero
+    assert not PACED.is_zero
 
 
 def test_latency_model_rejects_nonsense() -> None:
@@ -51,7 +53,7 @@ async def test_stream_ttft_and_token_rate(
     # Head, preamble and first token arrive together at TTFT; then one token per 1/20 s.
     assert headers_at == pytest.approx(0.5)
     assert arrivals[0] == pytest.approx(0.5)
-    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
     assert gaps == pytest.approx([0.05] * (tokens - 1))
     assert arrivals[-1] == pytest.approx(0.5 + (tokens - 1) / 20.0)
 
@@ -102,9 +104,14 @@ async def test_zero_latency_takes_no_time(autojump_clock: trio.testing.MockClock
 def test_default_profiles_are_realistic() -> None:
     for provider in ("openai", "anthropic", "gemini", "ollama", "llamacpp"):
         chat = [p for p in default_profiles(provider) if p.kind == "chat"]
-        assert chat and all(0 < p.latency.ttft_median < (p.latency.ttft_p99 or 0) for p in chat)
+        assert chat
+        assert all(0 < p.latency.ttft_median < (p.latency.ttft_p99 or 0) for p in chat)
         assert all((p.latency.tokens_per_second or 0) > 5 for p in chat)
-    names = {p.name for provider in ("openai", "anthropic", "gemini", "ollama") for p in default_profiles(provider)}
+    names = {
+        p.name
+        for provider in ("openai", "anthropic", "gemini", "ollama")
+        for p in default_profiles(provider)
+    }
     assert {
         "gemini-3-pro-preview",
         "gemini-3-flash-preview",

@@ -21,9 +21,11 @@ async def test_health_reports_loading_then_ok(autojump_clock: trio.testing.MockC
         await trio.sleep(5.0)
         ready = await client.get("/health")
         chat = await client.post("/v1/chat/completions", json=CHAT)
-    assert loading.status_code == 503 and loading.json() == fixture
+    assert loading.status_code == 503
+    assert loading.json() == fixture
     assert chat_while_loading.status_code == 503
-    assert ready.status_code == 200 and ready.json() == {"status": "ok"}
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ok"}
     assert chat.status_code == 200
 
 
@@ -60,7 +62,8 @@ async def test_native_completion_json_and_stream() -> None:
         streamed = await client.post("/completion", json={**request, "stream": True})
         missing = await client.post("/completion", json={"n_predict": 1})
     body = plain.json()
-    assert body["stop"] is True and body["stop_type"] == "limit"
+    assert body["stop"] is True
+    assert body["stop_type"] == "limit"
     assert body["tokens_predicted"] == 8 == count_tokens(body["content"])
     assert body["tokens_evaluated"] == count_tokens(request["prompt"])
     events = sse_json(streamed.text)
@@ -68,7 +71,8 @@ async def test_native_completion_json_and_stream() -> None:
     *parts, final = events
     assert all(e["stop"] is False for e in parts)
     assert "".join(e["content"] for e in parts) == body["content"]
-    assert final["stop"] is True and final["timings"] == body["timings"]
+    assert final["stop"] is True
+    assert final["timings"] == body["timings"]
     assert missing.status_code == 400
     assert missing.json()["error"]["type"] == "invalid_request_error"
 
@@ -79,4 +83,5 @@ async def test_embeddings_and_models() -> None:
         models = await client.get("/v1/models")
     assert len(embedded.json()["data"][0]["embedding"]) == 768
     (model,) = models.json()["data"]
-    assert model["id"] == "llama-3.2-3b-instruct" and model["owned_by"] == "llamacpp"
+    assert model["id"] == "llama-3.2-3b-instruct"
+    assert model["owned_by"] == "llamacpp"

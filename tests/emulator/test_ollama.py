@@ -17,7 +17,8 @@ async def test_chat_non_stream_has_the_documented_fields() -> None:
         response = await client.post("/api/chat", json={**CHAT, "stream": False})
     body = response.json()
     assert set(fixture) <= set(body)
-    assert body["done"] is True and body["done_reason"] == "stop"
+    assert body["done"] is True
+    assert body["done_reason"] == "stop"
     assert body["message"]["role"] == "assistant"
     assert body["prompt_eval_count"] == count_tokens("Why is the sky blue?")
     assert body["eval_count"] == count_tokens(body["message"]["content"])
@@ -33,8 +34,11 @@ async def test_chat_streams_by_default() -> None:
     lines = ndjson(response.text)
     *parts, final = lines
     assert all(line["done"] is False for line in parts)
-    assert "".join(line["message"]["content"] for line in parts) == plain.json()["message"]["content"]
-    assert final["done"] is True and final["done_reason"] == "stop"
+    assert (
+        "".join(line["message"]["content"] for line in parts) == plain.json()["message"]["content"]
+    )
+    assert final["done"] is True
+    assert final["done_reason"] == "stop"
     assert final["eval_count"] == len(parts)
     assert final["prompt_eval_count"] == plain.json()["prompt_eval_count"]
 
@@ -49,8 +53,10 @@ async def test_generate_stream_matches_the_documented_lines() -> None:
     lines = ndjson(response.text)
     assert set(lines[0]) == set(fixture[0])
     assert len(lines) == 6
-    assert lines[-1]["done_reason"] == "length" and lines[-1]["eval_count"] == 5
-    assert loaded.json()["done_reason"] == "load" and loaded.json()["response"] == ""
+    assert lines[-1]["done_reason"] == "length"
+    assert lines[-1]["eval_count"] == 5
+    assert loaded.json()["done_reason"] == "load"
+    assert loaded.json()["response"] == ""
 
 
 async def test_embeddings_current_and_legacy() -> None:
@@ -70,14 +76,17 @@ async def test_embeddings_current_and_legacy() -> None:
     assert body["prompt_eval_count"] == 3
     assert legacy.json()["embedding"] == body["embeddings"][0]
     assert chat_model.status_code == 200  # any Ollama model can embed
-    assert bad.status_code == 400 and "input" in bad.json()["error"]
+    assert bad.status_code == 400
+    assert "input" in bad.json()["error"]
 
 
 async def test_tags_version_aliases_and_kinds() -> None:
     async with serving("ollama") as (_emu, client):
         tags = await client.get("/api/tags")
         version = await client.get("/api/version")
-        latest = await client.post("/api/chat", json={**CHAT, "model": "llama3.2:latest", "stream": False})
+        latest = await client.post(
+            "/api/chat", json={**CHAT, "model": "llama3.2:latest", "stream": False}
+        )
         embed_chat = await client.post("/api/chat", json={**CHAT, "model": "nomic-embed-text"})
         root = await client.get("/")
     names = {m["name"] for m in tags.json()["models"]}

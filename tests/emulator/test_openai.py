@@ -31,7 +31,9 @@ async def test_chat_completion_json_shape() -> None:
     assert choice["message"]["role"] == "assistant"
     assert choice["finish_reason"] == "stop"
     text = choice["message"]["content"]
-    assert text and text[0].isupper() and text.endswith(".")
+    assert text
+    assert text[0].isupper()
+    assert text.endswith(".")
     usage = body["usage"]
     assert usage["prompt_tokens"] == count_tokens("Tell me a story")
     assert usage["completion_tokens"] == count_tokens(text)
@@ -89,13 +91,16 @@ async def test_embeddings_float_and_base64_agree() -> None:
     async with serving("openai") as (emu, client):
         as_float = await client.post("/v1/embeddings", json=request, headers=auth_headers(emu))
         as_b64 = await client.post(
-            "/v1/embeddings", json={**request, "encoding_format": "base64"}, headers=auth_headers(emu)
+            "/v1/embeddings",
+            json={**request, "encoding_format": "base64"},
+            headers=auth_headers(emu),
         )
         short = await client.post(
             "/v1/embeddings", json={**request, "dimensions": 64}, headers=auth_headers(emu)
         )
     body = as_float.json()
-    assert body["object"] == "list" and body["model"] == "text-embedding-3-small"
+    assert body["object"] == "list"
+    assert body["model"] == "text-embedding-3-small"
     assert [d["index"] for d in body["data"]] == [0, 1]
     assert body["usage"] == {"prompt_tokens": 2, "total_tokens": 2}
     vectors = [d["embedding"] for d in body["data"]]
@@ -130,7 +135,8 @@ async def test_embedding_inputs_token_lists_and_errors() -> None:
             headers=auth_headers(emu),
         )
     assert len(tokens.json()["data"]) == 2
-    assert empty.status_code == 400 and empty.json()["error"]["param"] == "input"
+    assert empty.status_code == 400
+    assert empty.json()["error"]["param"] == "input"
     assert chat_model.status_code == 400
     assert bad_format.status_code == 400
     assert bad_format.json()["error"]["param"] == "encoding_format"
@@ -177,7 +183,8 @@ async def test_tool_call_when_the_prompt_names_a_tool() -> None:
         streamed = await client.post(
             "/v1/chat/completions", json={**request, "stream": True}, headers=auth_headers(emu)
         )
-        follow_up = messages + [
+        follow_up = [
+            *messages,
             plain.json()["choices"][0]["message"],
             {"role": "tool", "tool_call_id": "x", "content": "sunny"},
         ]
@@ -189,10 +196,12 @@ async def test_tool_call_when_the_prompt_names_a_tool() -> None:
     choice = plain.json()["choices"][0]
     assert choice["finish_reason"] == "tool_calls"
     (call,) = choice["message"]["tool_calls"]
-    assert call["type"] == "function" and call["id"].startswith("call_")
+    assert call["type"] == "function"
+    assert call["id"].startswith("call_")
     arguments = json.loads(call["function"]["arguments"])
     assert set(arguments) == {"city", "unit", "days"}
-    assert arguments["unit"] == "celsius" and isinstance(arguments["days"], int)
+    assert arguments["unit"] == "celsius"
+    assert isinstance(arguments["days"], int)
     chunks = sse_json(streamed.text)[:-1]
     fragments = [
         c["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"]
@@ -206,9 +215,14 @@ async def test_tool_call_when_the_prompt_names_a_tool() -> None:
 
 async def test_context_window_exceeded() -> None:
     config = EmulatorConfig(models=(ModelProfile("tiny", context_window=5),))
-    request = {"model": "tiny", "messages": [{"role": "user", "content": "one two three four five six"}]}
+    request = {
+        "model": "tiny",
+        "messages": [{"role": "user", "content": "one two three four five six"}],
+    }
     async with serving("openai", config) as (emu, client):
-        response = await client.post("/v1/chat/completions", json=request, headers=auth_headers(emu))
+        response = await client.post(
+            "/v1/chat/completions", json=request, headers=auth_headers(emu)
+        )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "context_length_exceeded"
     assert "maximum context length is 5 tokens" in response.json()["error"]["message"]
@@ -235,10 +249,12 @@ async def test_request_validation_errors_name_the_parameter() -> None:
         wrong_path = await client.post("/v1/nope", json=CHAT, headers=headers)
     assert no_messages.status_code == 400
     assert no_messages.json()["error"]["param"] == "messages"
-    assert no_model.status_code == 400 and no_model.json()["error"]["param"] == "model"
+    assert no_model.status_code == 400
+    assert no_model.json()["error"]["param"] == "model"
     assert bad_role.status_code == 400
     assert bad_role.json()["error"]["param"] == "messages[0].role"
-    assert bad_max.status_code == 400 and bad_max.json()["error"]["param"] == "max_tokens"
+    assert bad_max.status_code == 400
+    assert bad_max.json()["error"]["param"] == "max_tokens"
     assert not_object.status_code == 400
     assert wrong_path.status_code == 404
     assert wrong_path.json()["error"]["message"] == "Invalid URL (POST /v1/nope)"

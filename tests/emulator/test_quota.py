@@ -63,7 +63,8 @@ async def test_rpm_admits_exactly_n_per_window(autojump_clock: trio.testing.Mock
     assert first[0].headers["x-ratelimit-reset-requests"] == "1m0s"
     assert first[3].headers["retry-after"] == "60"
     assert first[3].json()["error"]["code"] == "rate_limit_exceeded"
-    assert still_limited.status_code == 429 and still_limited.headers["retry-after"] == "40"
+    assert still_limited.status_code == 429
+    assert still_limited.headers["retry-after"] == "40"
     assert [r.status_code for r in second] == [200, 200, 200, 429]
     assert emu.stats().quota_rejections == 4
 
@@ -110,7 +111,11 @@ async def test_quota_uses_each_providers_429(provider: str) -> None:
         await client.post(path, json=body, headers=auth_headers(emu))
         limited = await client.post(path, json=body, headers=auth_headers(emu))
         models = await client.get(
-            "/v1beta/models" if provider == "gemini" else "/api/tags" if provider == "ollama" else "/v1/models",
+            "/v1beta/models"
+            if provider == "gemini"
+            else "/api/tags"
+            if provider == "ollama"
+            else "/v1/models",
             headers=auth_headers(emu),
         )
     assert limited.status_code == 429

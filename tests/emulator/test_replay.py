@@ -19,7 +19,11 @@ STATUS = {
     "health_loading_503.json": 503,
     "error.json": 500,
 }
-CONTENT_TYPE = {".sse": "text/event-stream", ".ndjson": "application/x-ndjson", ".json": "application/json"}
+CONTENT_TYPE = {
+    ".sse": "text/event-stream",
+    ".ndjson": "application/x-ndjson",
+    ".json": "application/json",
+}
 
 
 def test_every_fixture_is_covered() -> None:
@@ -45,7 +49,9 @@ async def test_fixture_is_replayed_byte_for_byte(path: Path) -> None:
 
 
 async def test_replay_from_a_plan_file_with_a_relative_body_file(tmp_path: Path) -> None:
-    (tmp_path / "body.sse").write_bytes((FIXTURES / "gemini/stream_error_midstream_vertex.sse").read_bytes())
+    (tmp_path / "body.sse").write_bytes(
+        (FIXTURES / "gemini/stream_error_midstream_vertex.sse").read_bytes()
+    )
     plan_file = tmp_path / "plan.json"
     plan_file.write_text(
         json.dumps(

@@ -105,7 +105,8 @@ def test_openai_sdk_chat_stream_embeddings(sdk: Clients) -> None:
     messages: Any = [{"role": "user", "content": "Write a haiku"}]
     completion = client.chat.completions.create(model="gpt-4o-mini", messages=messages)
     text = completion.choices[0].message.content
-    assert text and completion.choices[0].finish_reason == "stop"
+    assert text
+    assert completion.choices[0].finish_reason == "stop"
     assert completion.usage is not None
     assert completion.usage.completion_tokens == count_tokens(text)
     chunks = list(
@@ -118,7 +119,8 @@ def test_openai_sdk_chat_stream_embeddings(sdk: Clients) -> None:
     )
     streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert streamed == text
-    assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens == completion.usage.total_tokens
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.total_tokens == completion.usage.total_tokens
     embedded = client.embeddings.create(model="text-embedding-3-small", input=["a", "b"])  # base64
     as_float = client.embeddings.create(
         model="text-embedding-3-small", input=["a", "b"], encoding_format="float"
@@ -160,7 +162,8 @@ def test_openai_sdk_raises_its_own_errors(sdk: Clients) -> None:
     sdk.set_faults("openai", {"kind": "rate_limit", "retry_after": 1, "count": 1})
     with pytest.raises(openai.RateLimitError) as limited:
         client.chat.completions.create(model="gpt-4o-mini", messages=messages)
-    assert limited.value.status_code == 429 and limited.value.code == "rate_limit_exceeded"
+    assert limited.value.status_code == 429
+    assert limited.value.code == "rate_limit_exceeded"
     with pytest.raises(openai.NotFoundError):
         client.chat.completions.create(model="nope", messages=messages)
     with pytest.raises(openai.AuthenticationError):
@@ -190,11 +193,12 @@ def test_openai_sdk_against_llamacpp(sdk: Clients) -> None:
 # --- Anthropic ------------------------------------------------------------------------------
 
 
-
 def test_anthropic_sdk_messages_and_stream(sdk: Clients) -> None:
     client = sdk.anthropic()
     messages: Any = [{"role": "user", "content": "Hello, Claude"}]
-    message = client.messages.create(model="claude-sonnet-4-20250514", max_tokens=200, messages=messages)
+    message = client.messages.create(
+        model="claude-sonnet-4-20250514", max_tokens=200, messages=messages
+    )
     text = "".join(b.text for b in message.content if b.type == "text")
     assert message.stop_reason == "end_turn"
     assert message.usage.output_tokens == count_tokens(text)
@@ -206,9 +210,12 @@ def test_anthropic_sdk_messages_and_stream(sdk: Clients) -> None:
     assert streamed == text
     assert final.usage.input_tokens == message.usage.input_tokens
     assert final.usage.output_tokens == message.usage.output_tokens
-    assert client.messages.count_tokens(
-        model="claude-sonnet-4-20250514", messages=messages
-    ).input_tokens == message.usage.input_tokens
+    assert (
+        client.messages.count_tokens(
+            model="claude-sonnet-4-20250514", messages=messages
+        ).input_tokens
+        == message.usage.input_tokens
+    )
 
 
 def test_anthropic_sdk_raises_its_own_errors(sdk: Clients) -> None:
@@ -235,7 +242,6 @@ def test_anthropic_sdk_raises_its_own_errors(sdk: Clients) -> None:
 # --- Gemini ---------------------------------------------------------------------------------
 
 
-
 def test_google_genai_generate_stream_embed(sdk: Clients) -> None:
     client = sdk.gemini()
     response = client.models.generate_content(
@@ -243,7 +249,8 @@ def test_google_genai_generate_stream_embed(sdk: Clients) -> None:
     )
     assert response.text
     usage = response.usage_metadata
-    assert usage is not None and usage.candidates_token_count == count_tokens(response.text)
+    assert usage is not None
+    assert usage.candidates_token_count == count_tokens(response.text)
     chunks = list(
         client.models.generate_content_stream(
             model="gemini-3-flash-preview", contents="Explain how AI works"
@@ -251,7 +258,8 @@ def test_google_genai_generate_stream_embed(sdk: Clients) -> None:
     )
     assert "".join(c.text or "" for c in chunks) == response.text
     last_usage = chunks[-1].usage_metadata
-    assert last_usage is not None and last_usage.total_token_count == usage.total_token_count
+    assert last_usage is not None
+    assert last_usage.total_token_count == usage.total_token_count
     embedded = client.models.embed_content(model="text-embedding-004", contents=["a", "b"])
     assert embedded.embeddings is not None
     assert [len(e.values or []) for e in embedded.embeddings] == [768, 768]
@@ -262,10 +270,13 @@ def test_google_genai_raises_on_429_and_mid_stream_errors(sdk: Clients) -> None:
     sdk.set_faults("gemini", {"kind": "rate_limit", "retry_after": 7, "count": 1})
     with pytest.raises(genai_errors.ClientError) as limited:
         client.models.generate_content(model="gemini-3-flash-preview", contents="hi")
-    assert limited.value.code == 429 and limited.value.status == "RESOURCE_EXHAUSTED"
+    assert limited.value.code == 429
+    assert limited.value.status == "RESOURCE_EXHAUSTED"
     sdk.set_faults("gemini", {"kind": "stream_error", "count": 1})
     with pytest.raises(genai_errors.APIError) as mid_stream:
-        for _ in client.models.generate_content_stream(model="gemini-3-flash-preview", contents="hi"):
+        for _ in client.models.generate_content_stream(
+            model="gemini-3-flash-preview", contents="hi"
+        ):
             pass
     assert mid_stream.value.code == 503
 
@@ -277,13 +288,16 @@ def test_ollama_sdk_chat_generate_embed(sdk: Clients) -> None:
     client = sdk.ollama()
     messages = [{"role": "user", "content": "Why is the sky blue?"}]
     reply = client.chat(model="llama3.2", messages=messages)
-    assert reply.message.content and reply.done_reason == "stop"
+    assert reply.message.content
+    assert reply.done_reason == "stop"
     assert reply.eval_count == count_tokens(reply.message.content)
     parts = list(client.chat(model="llama3.2", messages=messages, stream=True))
     assert "".join(p.message.content or "" for p in parts) == reply.message.content
-    assert parts[-1].done and parts[-1].eval_count == reply.eval_count
+    assert parts[-1].done
+    assert parts[-1].eval_count == reply.eval_count
     generated = client.generate(model="qwen2.5-coder:14b", prompt="def add(a, b):")
-    assert generated.response and generated.prompt_eval_count == count_tokens("def add(a, b):")
+    assert generated.response
+    assert generated.prompt_eval_count == count_tokens("def add(a, b):")
     embedded = client.embed(model="nomic-embed-text", input=["a", "b"])
     assert [len(v) for v in embedded.embeddings] == [768, 768]
     legacy = client.embeddings(model="nomic-embed-text", prompt="a")

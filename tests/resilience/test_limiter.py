@@ -257,6 +257,30 @@ async def test_cancelled_waiter_leaves_the_queue_and_wakes_the_next(
     assert (stats.waiters, stats.in_flight, stats.cancelled, stats.admitted) == (0, 0, 1, 2)
 
 
+async def test_cancelled_head_wakes_the_next_waiter_at_once(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    limiter = RateLimiter(RateLimits(tokens=100, period=60))
+    async with limiter.acquire(90):
+        pass
+    admitted: list[tuple[str, float]] = []
+    big_scope = trio.CancelScope()
+
+    async def request(name: str, tokens: int, scope: trio.CancelScope) -> None:
+        with scope:
+            async with limiter.acquire(tokens):
+                admitted.append((name, trio.current_time()))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(request, "big", 50, big_scope)
+        await settle()
+        nursery.start_soon(request, "small", 5, trio.CancelScope())
+        await settle()
+        await trio.sleep(1)
+        big_scope.cancel()
+    assert admitted == [("small", 1.0)]
+
+
 # --- server corrections --------------------------------------------------------------------
 
 
@@ -354,6 +378,37 @@ async def test_a_pause_fails_waiters_that_can_no_longer_make_their_deadline(
         assert outcome == {"short": ("failed at", 0.0)}  # at once, not at its deadline
         await lease.__aexit__(None, None, None)
     assert outcome["long"] == 30.0
+
+
+async def test_a_waiter_failed_by_news_no_longer_delays_those_behind_it(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    limiter = RateLimiter(RateLimits(tokens=100, period=60))
+    async with limiter.acquire(100):
+        pass
+    outcome: dict[str, object] = {}
+
+    async def waiter(name: str, tokens: int, deadline: float) -> None:
+        try:
+            async with limiter.acquire(tokens, deadline=deadline):
+                outcome[name] = trio.current_time()
+        except RateLimitWaitExceeded:
+            outcome[name] = "failed"
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(waiter, "a", 100, 65.0)  # fits at t=60, before its deadline
+        await settle()
+        nursery.start_soon(waiter, "b", 50, 80.0)  # behind a: t=120, too late at once
+        await settle()
+        assert outcome == {"b": "failed"}
+        nursery.start_soon(waiter, "c", 50, 125.0)  # behind a: t=120, in time
+        await settle()
+        assert limiter.statistics().waiters == 2
+        # a server pause to t=70 makes a miss its deadline; without a, c fits at t=70
+        limiter.apply_rate_limit_info(RateLimitInfo(retry_after=70.0), 0.0, rate_limited=True)
+        await settle()
+        assert outcome == {"a": "failed", "b": "failed"}
+    assert outcome == {"a": "failed", "b": "failed", "c": 70.0}
 
 
 # --- reconcile -----------------------------------------------------------------------------
