@@ -54,13 +54,19 @@ def pin(cpu: int | None) -> None:
         os.sched_setaffinity(0, {cpu})
 
 
-def describe_machine(server_cpu: int | None, client_cpu: int | None) -> str:
+def describe_machine(server_cpu: int | None, client_cpu: int | None, *, server: bool = True) -> str:
+    """One line: Python, cores, where the emulator and the client run, the load average.
+
+    A load average well above 0 means other processes compete for the cores: expect noisier,
+    lower figures (CPU time per request is the least affected).
+    """
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    where = (
-        "server and client share cores (fewer than 2 usable)"
-        if server_cpu is None
-        else f"emulator on core {server_cpu}, client on core {client_cpu}"
-    )
+    if not server:
+        where = f"client on core {client_cpu}" if client_cpu is not None else "any core"
+    elif server_cpu is None:
+        where = "server and client share cores (fewer than 2 usable)"
+    else:
+        where = f"emulator on core {server_cpu}, client on core {client_cpu}"
     return (
         f"python {sys.version.split()[0]}, {os.cpu_count()} cores: {where}; "
         f"load average before the run {load:.2f}"
@@ -152,10 +158,10 @@ class EmulatorProcess:
         elif server == "trio":
             command = [sys.executable, str(HERE / "_harness.py"), "serve-trio"]
             self.process = subprocess.Popen(
-                command, env=env, preexec_fn=preexec, stdout=subprocess.PIPE, text=True
+                command, env=env, preexec_fn=preexec, stdout=subprocess.PIPE
             )
             assert self.process.stdout is not None
-            line = self.process.stdout.readline()
+            line = self.process.stdout.readline().decode("ascii", "replace")
             if not line.startswith("PORT "):
                 self.close()
                 raise SystemExit(f"the trio emulator did not start (first line {line!r})")

@@ -202,20 +202,25 @@ def _share(result: dict[str, Any] | None) -> str:
 def report(table: dict[tuple[str, int], dict[str, Any]], litellm_note: str | None) -> None:
     concurrencies = sorted({c for _, c in table})
     headers = ["in flight", "(a) req/s", "(a) µs/req", "(b) req/s", "(b) µs/req", "b/a"]
-    headers += ["(b)-(a) µs", "LiteLLM req/s", "LiteLLM µs/req", "b/LiteLLM"]
+    headers += ["b/a CPU", "(b)-(a) µs", "LiteLLM req/s", "LiteLLM µs/req", "b/LiteLLM"]
     rows = []
     for c in concurrencies:
         a, b, lite = table.get(("direct", c)), table.get(("orch", c)), table.get(("litellm", c))
         ratio = _rate(b) / _rate(a) if _rate(a) else float("nan")
-        extra = "-"
+        extra = cpu_ratio = "-"
         if a and b and a.get("cpu_us") and b.get("cpu_us"):
             extra = f"{b['cpu_us'] - a['cpu_us']:+,.0f}"
+            cpu_ratio = f"{a['cpu_us'] / b['cpu_us']:.2f}"
         vs_lite = f"{_rate(b) / _rate(lite):,.1f}x" if _rate(lite) else "-"
-        rows.append(
-            [str(c), *_cell(a), *_cell(b), f"{ratio:.2f}", extra, *_cell(lite), vs_lite]
-        )
+        row = [str(c), *_cell(a), *_cell(b), f"{ratio:.2f}", cpu_ratio, extra, *_cell(lite)]
+        rows.append([*row, vs_lite])
     print("\nRequests/s and client CPU per request (median of rounds; ! = some errors)")
     print_table(headers, rows)
+    print(
+        "  b/a CPU = (a) CPU per request / (b) CPU per request: b/a for a CPU-bound client, the "
+        "least noisy\n  figure on a shared machine; (b)-(a): orchestrator CPU per request over "
+        "the bare transport"
+    )
     print("\nCPU share of a core, client/emulator (the emulator must stay well below 100%)")
     print_table(
         ["in flight", *(KIND_NAMES[k] for k in ("direct", "orch", "litellm"))],

@@ -23,6 +23,7 @@ from .errors import HafsError
 __all__ = ["FanoutItem", "FanoutResults", "open_fanout"]
 
 T = TypeVar("T")
+_CLOSE_GRACE = 5.0  # seconds an async input may take to close when the fan-out stops early
 R = TypeVar("R")
 
 
@@ -91,13 +92,14 @@ class FanoutResults(Generic[T, R]):
             raise StopAsyncIteration from None
 
 
-async def _iterate(items: Iterable[T] | AsyncIterable[T]) -> AsyncIterator[T]:
-    if isinstance(items, AsyncIterable):
-        async for item in items:
-            yield item
-    else:
-        for item in items:
-            yield item
+async def _close_input(iterator: AsyncIterator[object]) -> None:
+    """Close an async input we stopped reading early (an async generator's cleanup runs now,
+    not whenever it is garbage collected)."""
+    aclose = getattr(iterator, "aclose", None)
+    if aclose is not None:
+        with trio.move_on_after(_CLOSE_GRACE) as scope:
+            scope.shield = True
+            await aclose()
 
 
 @asynccontextmanager
@@ -135,14 +137,28 @@ async def open_fanout(
         send.send_nowait(outcome)
 
     async def produce() -> None:
-        async with send:
+        # No async generator of our own between the input and the workers: one suspended in
+        # a cancelled nursery would be left for the garbage collector to finalize.
+        async with send, trio.open_nursery() as workers:
             index = 0
-            async with trio.open_nursery() as workers:
-                async for item in _iterate(items):
-                    await slots.acquire()
-                    await in_flight.acquire_on_behalf_of(index)
-                    workers.start_soon(run_one, index, item)
-                    index += 1
+
+            async def start(item: T) -> None:
+                nonlocal index
+                await slots.acquire()
+                await in_flight.acquire_on_behalf_of(index)
+                workers.start_soon(run_one, index, item)
+                index += 1
+
+            if isinstance(items, AsyncIterable):
+                iterator = items.__aiter__()
+                try:
+                    async for item in iterator:
+                        await start(item)
+                finally:
+                    await _close_input(iterator)
+            else:
+                for item in items:
+                    await start(item)
 
     async with unwrap_single_exception(), trio.open_nursery() as nursery:
         nursery.start_soon(produce)

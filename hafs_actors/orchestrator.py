@@ -233,6 +233,9 @@ class UnifiedOrchestrator:
             if p.configured and p.kind != "custom" and name not in self._custom
         ]
         self._router = router
+        for name, p in config.providers.items():
+            if not p.configured and p.kind != "custom":
+                router.add_unconfigured(name, config.provider_state(name))
         for cell in cells:
             router.add_cell(cell, self._state_for(cell))
         try:

@@ -33,6 +33,7 @@ from .errors import (
     ProviderError,
     ProviderTimeoutError,
     RateLimitError,
+    StreamAbandoned,
     StreamInterruptedError,
     UnsupportedError,
 )
@@ -260,7 +261,9 @@ class ProviderActor(Actor[ProviderMessage, Any]):
                 async with self.adapter.stream(request) as events:
                     await _pump(events, sink, state, call, start, cell.name)
             except ProviderError as exc:
-                if state.first_token_at is not None and not isinstance(exc, StreamInterruptedError):
+                if state.first_token_at is not None and not isinstance(
+                    exc, (StreamInterruptedError, StreamAbandoned)
+                ):
                     raise StreamInterruptedError(
                         f"stream failed after output: {exc.message}",
                         partial_text=sink.text,
@@ -351,9 +354,12 @@ async def _pump(
                 state.request_id = event.request_id
                 state.model = event.model
                 state.rate_limit = event.rate_limit
+            # Time blocked on a slow reader (backpressure) is not the provider going quiet.
+            deadline, scope.deadline = scope.deadline, math.inf
             await sink.send(event)
-            if state.first_token_at is not None:
-                scope.deadline = trio.current_time() + idle
+            scope.deadline = (
+                deadline if state.first_token_at is None else trio.current_time() + idle
+            )
     if scope.cancelled_caught:
         waiting_first = state.first_token_at is None
         span = ttft if waiting_first else idle
@@ -452,13 +458,18 @@ class _AdmissionContext:
                     adm._lease.reconcile(adm._usage)
                 if adm._info is not None and not adm._info.empty:
                     cell.limiter_for(self._model).apply_rate_limit_info(adm._info, now)
+            elif isinstance(exc, StreamAbandoned):
+                cell.breaker.on_cancel(adm._permit)  # the reader left: not a provider failure
             elif exc is not None:
                 cell.breaker.on_failure(adm._permit, now, elapsed, exc)
                 if isinstance(exc, HafsError):
                     cell.record_failure(exc)
                 if isinstance(exc, RateLimitError):
-                    info = exc.rate_limit or RateLimitInfo(retry_after=exc.retry_after)
-                    cell.limiter_for(self._model).apply_rate_limit_info(info, now)
+                    info = exc.rate_limit or RateLimitInfo()
+                    if info.retry_after is None and exc.retry_after is not None:
+                        info = attrs.evolve(info, retry_after=exc.retry_after)  # body's delay
+                    limiter = cell.limiter_for(self._model)
+                    limiter.apply_rate_limit_info(info, now, rate_limited=True)
             else:
                 cell.breaker.on_cancel(adm._permit)
         finally:

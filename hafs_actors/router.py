@@ -124,6 +124,7 @@ class Router:
     ) -> None:
         self.cells: dict[str, ProviderCell] = {}
         self.states: dict[str, ProviderState] = {}
+        self.unconfigured: dict[str, ProviderState] = {}
         self.tier_routes = dict(tier_routes)
         self.embed_route = embed_route
         self.rotation = rotation
@@ -150,6 +151,12 @@ class Router:
         self.states[cell.name] = state
         self._snapshot = None
 
+    def add_unconfigured(self, name: str, state: ProviderState) -> None:
+        """A provider the configuration names but leaves unusable: routing skips it, saying
+        "not configured" rather than "unknown provider"."""
+        self.unconfigured[name] = state
+        self._snapshot = None
+
     def set_tier_route(self, tier: str, route: Route) -> None:
         self.tier_routes[tier] = route
         self._snapshot = None
@@ -158,10 +165,11 @@ class Router:
         """The routing snapshot; rebuilt only when the registry or a provider's health changed."""
         down = tuple(cell.down for cell in self.cells.values())
         if self._snapshot is None or down != self._snapshot_down:
-            providers = {
-                name: attrs.evolve(self.states[name], down=cell.down)
+            providers = dict(self.unconfigured)
+            providers.update(
+                (name, attrs.evolve(self.states[name], down=cell.down))
                 for name, cell in self.cells.items()
-            }
+            )
             self._snapshot = RoutingSnapshot(
                 providers=providers,
                 tier_routes=self.tier_routes,
@@ -339,15 +347,17 @@ def _log_failure(cand: Candidate, exc: BaseException, latency: float, retry_no: 
 def _interrupted(
     exc: BaseException, sink: StreamSink, attempts: list[Attempt]
 ) -> StreamInterruptedError:
-    if isinstance(exc, StreamInterruptedError):
-        partial = exc.partial_text or sink.text
-        usage = exc.usage
-    else:
-        partial, usage = sink.text, None
+    # The partial text is exactly what reached the reader (the sink's), whatever the adapter
+    # decoded but never delivered.
+    usage = exc.usage if isinstance(exc, StreamInterruptedError) else None
     pe = exc if isinstance(exc, ProviderError) else None
+    if isinstance(exc, StreamInterruptedError):
+        message = exc.message
+    else:
+        message = f"stream interrupted after output: {pe.message if pe else exc}"
     return StreamInterruptedError(
-        f"stream interrupted after output: {exc}",
-        partial_text=partial,
+        message,
+        partial_text=sink.text,
         usage=usage,
         cause=exc,
         attempts=attempts,

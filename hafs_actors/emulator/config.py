@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal
 
 import attrs
@@ -26,6 +27,10 @@ def _latency(_inst: object, _attr: object, value: object) -> None:
         raise ValueError(f"latency must be 'zero', 'realistic' or a LatencyModel, got {value!r}")
 
 
+def _model_tuple(models: Iterable[ModelProfile] | None) -> tuple[ModelProfile, ...] | None:
+    return None if models is None else tuple(models)
+
+
 @attrs.frozen
 class EmulatorConfig:
     """Configuration of one emulated provider.
@@ -47,9 +52,7 @@ class EmulatorConfig:
 
     api_key: str = attrs.field(default=DEFAULT_API_KEY, repr=False)
     require_auth: bool | None = None
-    models: tuple[ModelProfile, ...] | None = attrs.field(
-        default=None, converter=attrs.converters.optional(tuple)
-    )
+    models: tuple[ModelProfile, ...] | None = attrs.field(default=None, converter=_model_tuple)
     accept_any_model: bool | None = None
     latency: LatencyMode | LatencyModel = attrs.field(default="zero", validator=_latency)
     seed: int = 0

@@ -229,6 +229,7 @@ def split_pieces(text: str) -> list[str]:
     return pieces
 
 
+@lru_cache(maxsize=4096)
 def stable_id(*parts: object, length: int = 24) -> str:
     """A short hex digest of ``parts``: deterministic ids for replies."""
     digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=16).hexdigest()

@@ -18,7 +18,7 @@ import json
 import math
 import random
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -217,6 +217,10 @@ def _format_error(exc: BaseException, type_: object) -> str:
     return format_exception(exc, type_)  # type: ignore[arg-type]
 
 
+def _fault_tuple(faults: Iterable[Fault]) -> tuple[Fault, ...]:
+    return tuple(faults)
+
+
 @attrs.frozen
 class FaultPlan:
     """The faults and quota an emulator applies; replace it at run time with ``set_faults``.
@@ -224,7 +228,7 @@ class FaultPlan:
     ``seed`` feeds the RNG of ``probability`` selectors (default: the emulator's seed).
     """
 
-    faults: tuple[Fault, ...] = attrs.field(default=(), converter=tuple)
+    faults: tuple[Fault, ...] = attrs.field(default=(), converter=_fault_tuple)
     quota: Quota | None = None
     seed: int | None = None
 

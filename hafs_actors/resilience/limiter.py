@@ -662,7 +662,7 @@ class RateLimiter:
         waiter.gone = True
         self._waiting -= 1
         self._tail = None
-        was_head = False
+        was_head = bool(self._queue) and self._queue[0] is waiter
         if was_head:
             self._wake_head()
 

@@ -171,7 +171,6 @@ class ConnectionPool(Generic[C]):
                 else:
                     self.release_slot(origin)
             else:
-                waiter.abandoned = True
                 self._live_waiters -= 1
             raise
         connection = waiter.connection
@@ -196,7 +195,6 @@ class ConnectionPool(Generic[C]):
             self._add_idle(connection)
         elif waiter.origin == connection.origin:
             self._grant(waiter, connection)
-            self._add_idle(connection)
         else:
             connection.close_now()
             self._forget(connection.origin)

@@ -136,7 +136,6 @@ def test_user_mistakes_exit_with_one_line(
 
 
 def test_granian_server_option() -> None:
-    pytest.importorskip("granian")  # the optional "bench" extra
     with hafs_emulate("--server", "granian", "--provider", "anthropic", "--json") as (
         process,
         line,

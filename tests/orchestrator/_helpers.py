@@ -10,8 +10,10 @@ breaker probes, pooled connections) must be back to zero.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -37,6 +39,8 @@ from hafs_actors.config import (
 from hafs_actors.emulator import Emulator, EmulatorConfig, open_emulators
 
 PREFIX = "[{provider}/{model}] "
+#: The provider-system document whose examples must run as written (design section 11).
+SEED = Path("/work/shared/seed/provider-system.md")
 
 #: Test-sized timings (virtual seconds under MockClock).
 TIMEOUTS = RequestTimeouts(
@@ -53,11 +57,16 @@ SUPERVISION = SupervisionSettings(
 )
 
 
+def seed_blocks(language: str) -> list[str]:
+    """The seed document's fenced code blocks in ``language``, in order."""
+    text = SEED.read_text(encoding="utf-8")
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.DOTALL)
+
+
 def emulator_urls(emulators: Mapping[str, Emulator]) -> dict[str, str]:
     """Base URLs as the adapters expect them (OpenAI's includes ``/v1``)."""
     return {
-        name: emu.base_url + ("/v1" if name == "openai" else "")
-        for name, emu in emulators.items()
+        name: emu.base_url + ("/v1" if name == "openai" else "") for name, emu in emulators.items()
     }
 
 

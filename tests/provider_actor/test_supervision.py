@@ -24,7 +24,9 @@ from tests.orchestrator._helpers import (
 SCRIPTED = {"scripted": {"kind": "custom", "max_in_flight": 2, "mailbox_size": 8}}
 
 
-async def test_crash_fails_every_pending_caller_at_once_then_restarts(autojump_clock: MockClock) -> None:
+async def test_crash_fails_every_pending_caller_at_once_then_restarts(
+    autojump_clock: MockClock,
+) -> None:
     adapter = ScriptedAdapter(latency=10.0, crash_latency=1.0)
     adapter.crash_next = 1
     async with running(custom={"scripted": adapter}, provider_changes=SCRIPTED) as (orch, _):
@@ -64,16 +66,19 @@ async def test_crash_fails_every_pending_caller_at_once_then_restarts(autojump_c
         await assert_quiescent(orch)
 
 
-async def test_intensity_exceeded_marks_down_and_health_probe_brings_it_back(autojump_clock: MockClock) -> None:
+async def test_intensity_exceeded_marks_down_and_health_probe_brings_it_back(
+    autojump_clock: MockClock,
+) -> None:
     adapter = ScriptedAdapter()
     adapter.crash_all = True
     adapter.healthy = False
     supervision = SupervisionSettings(
         intensity=2, period=60.0, backoff_min=0.1, backoff_max=0.5, health_probe_interval=5.0
     )
-    async with running(
-        ["gemini"], custom={"scripted": adapter}, supervision=supervision
-    ) as (orch, _):
+    async with running(["gemini"], custom={"scripted": adapter}, supervision=supervision) as (
+        orch,
+        _,
+    ):
         outcomes: list[str] = []
         for _ in range(20):
             if orch.status().providers["scripted"].down:
@@ -145,7 +150,9 @@ class FlakyHttpAdapter(NativeAdapter):
         return result
 
 
-async def test_unexpected_adapter_exception_crashes_restarts_and_falls_back(autojump_clock: MockClock) -> None:
+async def test_unexpected_adapter_exception_crashes_restarts_and_falls_back(
+    autojump_clock: MockClock,
+) -> None:
     async with running(["openai", "gemini"]) as (orch, emus):
         url = emulator_urls(emus)["openai"]
         flaky = FlakyHttpAdapter(
@@ -169,7 +176,8 @@ async def test_unexpected_adapter_exception_crashes_restarts_and_falls_back(auto
     assert served[3:] == ["openai/gpt-4o-mini"] * 2
     assert len(set(flaky.clients)) == 2  # the restart built a fresh client
     restarts = [
-        e for _, p, e in orch.supervisor_events
+        e
+        for _, p, e in orch.supervisor_events
         if p == "flaky" and isinstance(e, supervisors.ChildRestarted)
     ]
     assert len(restarts) == 1
@@ -185,11 +193,14 @@ async def test_actor_statistics_snapshot_is_frozen_and_complete(autojump_clock: 
         stats = orch.status().providers["openai"]
         with pytest.raises(AttributeError):
             stats.requests = 0  # type: ignore[misc]
-        assert stats.ready and not stats.down
+        assert stats.ready
+        assert not stats.down
         assert (stats.requests, stats.successes, stats.failures) == (1, 1, 0)
-        assert stats.input_tokens > 0 and stats.output_tokens > 0
+        assert stats.input_tokens > 0
+        assert stats.output_tokens > 0
         assert stats.breaker.state.value == "closed"
         assert "gpt-4o-mini" in stats.limiters  # OpenAI meters per model
-        assert stats.connections is not None and stats.connections.idle == 1
+        assert stats.connections is not None
+        assert stats.connections.idle == 1
         assert stats.mailbox_capacity == 1024
         assert _total_requests(emus["openai"]) == 1

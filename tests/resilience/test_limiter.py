@@ -23,7 +23,7 @@ async def settle() -> None:
 
 @pytest.mark.parametrize("limit", [1, 7, 50])
 async def test_concurrent_acquirers_get_exactly_the_limit_per_window(
-    autojump_clock: trio.testing.MockClock, limit: int
+    clock: trio.testing.MockClock, limit: int
 ) -> None:
     period = 60.0
     limiter = RateLimiter(RateLimits(requests=limit, period=period))
@@ -53,7 +53,7 @@ async def test_concurrent_acquirers_get_exactly_the_limit_per_window(
     assert (stats.admitted, stats.waiters, stats.in_flight) == (total, 0, 0)
 
 
-async def test_token_dimensions_are_exact(autojump_clock: trio.testing.MockClock) -> None:
+async def test_token_dimensions_are_exact(clock: trio.testing.MockClock) -> None:
     limiter = RateLimiter(RateLimits(tokens=100, input_tokens=60, output_tokens=70, period=10))
     times: list[float] = []
 
@@ -75,7 +75,7 @@ async def test_token_dimensions_are_exact(autojump_clock: trio.testing.MockClock
 
 
 async def test_small_request_does_not_overtake_big_one_at_the_head(
-    autojump_clock: trio.testing.MockClock,
+    clock: trio.testing.MockClock,
 ) -> None:
     limiter = RateLimiter(RateLimits(tokens=100, period=60))
     order: list[tuple[str, float]] = []
@@ -96,7 +96,7 @@ async def test_small_request_does_not_overtake_big_one_at_the_head(
 
 
 async def test_waiters_are_admitted_in_arrival_order(
-    autojump_clock: trio.testing.MockClock,
+    clock: trio.testing.MockClock,
 ) -> None:
     limiter = RateLimiter(RateLimits(requests=3, period=1.0))
     admitted: list[int] = []
@@ -116,7 +116,7 @@ async def test_waiters_are_admitted_in_arrival_order(
 
 
 async def test_projected_wait_past_deadline_fails_immediately(
-    autojump_clock: trio.testing.MockClock,
+    clock: trio.testing.MockClock,
 ) -> None:
     limiter = RateLimiter(RateLimits(requests=2, period=60), provider="openai", model="gpt")
     for _ in range(2):
@@ -139,7 +139,7 @@ async def test_projected_wait_past_deadline_fails_immediately(
     assert limiter.statistics().rejected == 2
 
 
-async def test_projection_counts_the_queue_ahead(autojump_clock: trio.testing.MockClock) -> None:
+async def test_projection_counts_the_queue_ahead(clock: trio.testing.MockClock) -> None:
     limiter = RateLimiter(RateLimits(tokens=100, period=60))
     async with limiter.acquire(100):
         pass
@@ -162,7 +162,7 @@ async def test_projection_counts_the_queue_ahead(autojump_clock: trio.testing.Mo
 
 
 async def test_deadline_reached_while_waiting_for_a_slot(
-    autojump_clock: trio.testing.MockClock,
+    clock: trio.testing.MockClock,
 ) -> None:
     limiter = RateLimiter(RateLimits(concurrency=1))
     async with trio.open_nursery() as nursery:
@@ -182,7 +182,7 @@ async def test_deadline_reached_while_waiting_for_a_slot(
 
 
 async def test_request_larger_than_a_limit_is_refused(
-    autojump_clock: trio.testing.MockClock,
+    clock: trio.testing.MockClock,
 ) -> None:
     limiter = RateLimiter(RateLimits(input_tokens=1000), provider="anthropic")
     with pytest.raises(RequestTooLargeError, match="1001 input_tokens but the limit is 1000"):
@@ -197,7 +197,7 @@ async def test_request_larger_than_a_limit_is_refused(
 
 
 async def test_slot_is_held_until_the_lease_exits_on_every_path(
-    autojump_clock: trio.testing.MockClock,
+    clock: trio.testing.MockClock,
 ) -> None:
     limiter = RateLimiter(RateLimits(concurrency=2))
     entered: list[float] = []
@@ -229,7 +229,7 @@ async def test_slot_is_held_until_the_lease_exits_on_every_path(
 
 
 async def test_cancelled_waiter_leaves_the_queue_and_wakes_the_next(
-    autojump_clock: trio.testing.MockClock,
+    clock: trio.testing.MockClock,
 ) -> None:
     limiter = RateLimiter(RateLimits(requests=1, period=10, concurrency=1))
     got: list[tuple[str, float]] = []
@@ -258,7 +258,7 @@ async def test_cancelled_waiter_leaves_the_queue_and_wakes_the_next(
 
 
 async def test_cancelled_head_wakes_the_next_waiter_at_once(
-    autojump_clock: trio.testing.MockClock,
+    clock: trio.testing.MockClock,
 ) -> None:
     limiter = RateLimiter(RateLimits(tokens=100, period=60))
     async with limiter.acquire(90):
@@ -285,7 +285,7 @@ async def test_cancelled_head_wakes_the_next_waiter_at_once(
 
 
 async def test_remaining_and_reset_headers_lower_the_local_budget(
-    autojump_clock: trio.testing.MockClock,
+    clock: trio.testing.MockClock,
 ) -> None:
     limiter = RateLimiter(RateLimits(requests=100, period=60))
     limiter.apply_rate_limit_info(
@@ -300,7 +300,7 @@ async def test_remaining_and_reset_headers_lower_the_local_budget(
 
 
 async def test_budget_applies_to_dimensions_without_a_local_limit(
-    autojump_clock: trio.testing.MockClock,
+    clock: trio.testing.MockClock,
 ) -> None:
     limiter = RateLimiter(RateLimits())
     limiter.apply_rate_limit_info(
@@ -314,7 +314,7 @@ async def test_budget_applies_to_dimensions_without_a_local_limit(
 
 
 async def test_retry_after_pauses_the_whole_limiter(
-    autojump_clock: trio.testing.MockClock,
+    clock: trio.testing.MockClock,
 ) -> None:
     limiter = RateLimiter(RateLimits(requests=100))
     limiter.apply_rate_limit_info(RateLimitInfo(retry_after=20.0), 0.0, rate_limited=True)
@@ -337,7 +337,7 @@ async def test_retry_after_pauses_the_whole_limiter(
     ],
 )
 async def test_a_429_without_retry_after_pauses_until_the_announced_reset(
-    autojump_clock: trio.testing.MockClock, info: RateLimitInfo, pause: float
+    clock: trio.testing.MockClock, info: RateLimitInfo, pause: float
 ) -> None:
     limiter = RateLimiter(RateLimits(requests=100))
     limiter.apply_rate_limit_info(info, 0.0, rate_limited=True)
@@ -345,7 +345,7 @@ async def test_a_429_without_retry_after_pauses_until_the_announced_reset(
 
 
 async def test_headers_never_shorten_a_pause_and_ignore_negative_values(
-    autojump_clock: trio.testing.MockClock,
+    clock: trio.testing.MockClock,
 ) -> None:
     limiter = RateLimiter(RateLimits(requests=10))
     limiter.pause_until(50.0)
@@ -355,7 +355,7 @@ async def test_headers_never_shorten_a_pause_and_ignore_negative_values(
 
 
 async def test_a_pause_fails_waiters_that_can_no_longer_make_their_deadline(
-    autojump_clock: trio.testing.MockClock,
+    clock: trio.testing.MockClock,
 ) -> None:
     limiter = RateLimiter(RateLimits(concurrency=1))
     outcome: dict[str, object] = {}
@@ -381,7 +381,7 @@ async def test_a_pause_fails_waiters_that_can_no_longer_make_their_deadline(
 
 
 async def test_a_waiter_failed_by_news_no_longer_delays_those_behind_it(
-    autojump_clock: trio.testing.MockClock,
+    clock: trio.testing.MockClock,
 ) -> None:
     limiter = RateLimiter(RateLimits(tokens=100, period=60))
     async with limiter.acquire(100):
@@ -414,7 +414,7 @@ async def test_a_waiter_failed_by_news_no_longer_delays_those_behind_it(
 # --- reconcile -----------------------------------------------------------------------------
 
 
-async def test_reconcile_refunds_and_charges(autojump_clock: trio.testing.MockClock) -> None:
+async def test_reconcile_refunds_and_charges(clock: trio.testing.MockClock) -> None:
     limiter = RateLimiter(RateLimits(tokens=1000, output_tokens=600, period=60))
     async with limiter.acquire(input_tokens=100, output_tokens=500) as lease:
         assert limiter.statistics().tokens_available == 400
@@ -429,7 +429,7 @@ async def test_reconcile_refunds_and_charges(autojump_clock: trio.testing.MockCl
     assert limiter.statistics().tokens_available == 1000
 
 
-async def test_refund_admits_a_waiter_at_once(autojump_clock: trio.testing.MockClock) -> None:
+async def test_refund_admits_a_waiter_at_once(clock: trio.testing.MockClock) -> None:
     limiter = RateLimiter(RateLimits(tokens=100, period=60))
     admitted: list[float] = []
 
@@ -446,7 +446,7 @@ async def test_refund_admits_a_waiter_at_once(autojump_clock: trio.testing.MockC
 
 
 async def test_reconcile_uses_total_tokens_and_keeps_unknown_estimates(
-    autojump_clock: trio.testing.MockClock,
+    clock: trio.testing.MockClock,
 ) -> None:
     limiter = RateLimiter(RateLimits(tokens=1000, input_tokens=1000))
     async with limiter.acquire(input_tokens=200, output_tokens=100) as lease:
@@ -457,7 +457,7 @@ async def test_reconcile_uses_total_tokens_and_keeps_unknown_estimates(
 
 
 async def test_refund_after_the_admission_left_the_window_changes_nothing(
-    autojump_clock: trio.testing.MockClock,
+    clock: trio.testing.MockClock,
 ) -> None:
     limiter = RateLimiter(RateLimits(tokens=100, period=10))
     async with limiter.acquire(100) as lease:
@@ -476,7 +476,7 @@ async def test_reconcile_before_admission_is_an_error() -> None:
 
 
 async def test_unlimited_limiter_admits_everything_at_once(
-    autojump_clock: trio.testing.MockClock,
+    clock: trio.testing.MockClock,
 ) -> None:
     limiter = RateLimiter(RateLimits(requests=0, tokens=-5, concurrency=None))
     for _ in range(1000):

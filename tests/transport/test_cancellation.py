@@ -205,7 +205,11 @@ def test_random_cancellation_never_leaks(
             assert peak <= limit
             await kit.wait_until(lambda: server.finished == server.connections)
 
-    trio.run(scenario, clock=trio.testing.MockClock(autojump_threshold=0))
+    async def guarded() -> None:
+        with trio.fail_after(600):  # virtual time: a deadlock fails instead of hanging
+            await scenario()
+
+    trio.run(guarded, clock=trio.testing.MockClock(autojump_threshold=0))
 
 
 @pytest.mark.parametrize("limit", [1, 3])

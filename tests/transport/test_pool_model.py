@@ -120,6 +120,10 @@ def test_pool_invariants_under_random_programs(
             await trio.sleep(0.05)
 
     async def scenario() -> None:
+        with trio.fail_after(600):  # virtual time: a deadlock fails instead of hanging
+            await run_program()
+
+    async def run_program() -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(watch)
             async with trio.open_nursery() as work:

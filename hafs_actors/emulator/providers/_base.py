@@ -321,8 +321,16 @@ class ProviderProtocol(abc.ABC):
             )
         return requested
 
-    def reply_id(self, *parts: object) -> str:
-        return stable_id(self.settings.seed, self.settings.provider, *parts)
+    def reply_id(self, model: str, generation: Generation) -> str:
+        """A content-derived id: the same reply always gets the same id."""
+        call = generation.tool_call
+        return stable_id(
+            self.settings.seed,
+            self.settings.provider,
+            model,
+            generation.text,
+            call.arguments_json if call is not None else "",
+        )
 
 
 def nominal_seconds(

@@ -295,7 +295,7 @@ class AnthropicProtocol(ProviderProtocol):
     def render_message(
         self, model: str, generation: Generation, stream: bool, ctx: Context
     ) -> Rendered:
-        message_id = "msg_" + self.reply_id(model, generation.text, generation.tool_call)
+        message_id = "msg_" + self.reply_id(model, generation)
         call = generation.tool_call
         stop_reason = _STOP_REASONS[generation.finish]
         if not stream:

@@ -345,7 +345,7 @@ class GeminiProtocol(ProviderProtocol):
     def render_generation(
         self, model: str, generation: Generation, stream: bool, sse: bool, ctx: Context
     ) -> Rendered:
-        response_id = self.reply_id(model, generation.text, generation.tool_call)[:22]
+        response_id = self.reply_id(model, generation)[:22]
         finish = _FINISH[generation.finish]
         call = generation.tool_call
         if call is not None:

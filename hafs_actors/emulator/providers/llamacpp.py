@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from ..content import Generation
 from ..profiles import ModelKind, ModelProfile
+from ..quota import QuotaDecision
 from ..wire import HttpRequest, Rendered, json_bytes, sse_event
 from ._base import (
     Call,
@@ -134,8 +135,8 @@ class LlamaCppProtocol(OpenAIProtocol):
         message = signal.message or f"Too many requests, retry after {signal.retry_after:g}s"
         return self.error(429, message, "rate_limit_error", headers=retry_after_headers(signal))
 
-    def quota_headers(self, decision: Any, wall: float) -> tuple[tuple[str, str], ...]:
-        return ()
+    def quota_headers(self, decision: QuotaDecision, wall: float) -> tuple[tuple[str, str], ...]:
+        return ()  # llama-server reports no rate-limit headers
 
     def stream_error_event(self, status: int, message: str, error_type: str | None) -> bytes:
         error = {"code": status, "message": message, "type": error_type or error_type_for(status)}

@@ -348,7 +348,7 @@ class OpenAIProtocol(ProviderProtocol):
         include_usage: bool,
         ctx: Context,
     ) -> Rendered:
-        reply_id = "chatcmpl-" + self.reply_id(model, generation.text, generation.tool_call)
+        reply_id = "chatcmpl-" + self.reply_id(model, generation)
         created = int(ctx.created)
         if stream:
             return self.render_chat_stream(
