@@ -10,6 +10,7 @@ are sampled over a window.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import sys
 import time
@@ -21,13 +22,12 @@ from _harness import cpu_seconds_reader, emit_result
 
 async def run(case: dict[str, Any]) -> dict[str, Any]:
     imported = time.perf_counter()
-    import litellm
-    from litellm import Router
-
+    # Imported by name: litellm lives only in the separate venv this worker runs in.
+    litellm: Any = importlib.import_module("litellm")
     import_seconds = time.perf_counter() - imported
     litellm.telemetry = False
     litellm.suppress_debug_info = True
-    router = Router(
+    router = litellm.Router(
         model_list=[
             {
                 "model_name": "bench",
@@ -101,9 +101,7 @@ def main() -> int:
         return 2
     case = json.loads(sys.argv[2])
     try:
-        import uvloop
-
-        runner: Any = uvloop.run
+        runner: Any = importlib.import_module("uvloop").run
     except ImportError:
         runner = asyncio.run
     emit_result(runner(run(case)))

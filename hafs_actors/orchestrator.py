@@ -172,9 +172,10 @@ class UnifiedOrchestrator:
         tb: TracebackType | None,
     ) -> bool | None:
         self._stop.set()
-        assert self._stack is not None
+        stack, self._stack = self._stack, None
+        assert stack is not None
         async with unwrap_single_exception():
-            return await self._stack.__aexit__(etype, exc, tb)
+            return await stack.__aexit__(etype, exc, tb)
 
     async def initialize(self) -> None:
         """Start the runtime without ``async with`` (the seed's call sequence).
@@ -205,10 +206,11 @@ class UnifiedOrchestrator:
             raise self._failure
 
     async def aclose(self) -> None:
-        """Stop the runtime: drain in-flight requests within the grace period, then cancel."""
-        if self._stack is not None:
-            await self.__aexit__(None, None, None)
-            return
+        """Stop the runtime: drain in-flight requests within the grace period, then cancel.
+
+        Safe from any task and more than once. Inside ``async with`` it stops the tree and
+        waits for it; the block's exit (in its own task) then closes the nursery.
+        """
         self._stop.set()
         if self._started:
             await self._stopped.wait()
@@ -318,7 +320,9 @@ class UnifiedOrchestrator:
             period=sup.period,
             backoff_min=sup.backoff_min,
             backoff_max=sup.backoff_max,
+            backoff_random_factor=sup.backoff_random_factor,
             health_probe_interval=sup.health_probe_interval,
+            health_check_timeout=config.timeouts.health_check_timeout,
             prices=_prices(p) if p is not None else {},
         )
         return ProviderCell(

@@ -134,8 +134,10 @@ class ProviderCellConfig:
     period: float = 30.0
     backoff_min: float = 0.1
     backoff_max: float = 5.0
+    backoff_random_factor: float = 0.2
     health_probe_interval: float = 5.0
     health_probe_max_interval: float = 60.0
+    health_check_timeout: float = 10.0
     prices: dict[str, tuple[float, float]] = attrs.field(factory=dict)  # model -> (in, out) per 1M
 
 
@@ -638,7 +640,7 @@ class ProviderCell:
                     backoff=supervisors.Backoff(
                         min=self.config.backoff_min,
                         max=self.config.backoff_max,
-                        random_factor=0.2,
+                        random_factor=self.config.backoff_random_factor,
                     ),
                     observer=self._supervisor_event,
                     name=f"provider:{self.name}",
@@ -685,7 +687,7 @@ class ProviderCell:
             adapter = self.adapter_factory()
             ok = False
             try:
-                with trio.move_on_after(10):
+                with trio.move_on_after(self.config.health_check_timeout):
                     await adapter.initialize()
                     ok = (await adapter.health()).ok
             except Exception as exc:  # a probe failing is the expected case while down

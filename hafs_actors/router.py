@@ -100,12 +100,16 @@ RouterMessage = RouteGenerate | RouteEmbed | RouteStream
 
 @attrs.frozen
 class RouterStatistics:
+    """The router's counters; ``requests - succeeded - failed - in_flight`` were cancelled."""
+
     requests: int
     succeeded: int
     failed: int
     fallbacks: int
     retries: int
     in_flight: int
+    mailbox_depth: int = 0
+    mailbox_capacity: int = 0
 
 
 class Router:
@@ -183,6 +187,7 @@ class Router:
         return self._snapshot
 
     def statistics(self) -> RouterStatistics:
+        mailbox = self.ref.statistics()
         return RouterStatistics(
             requests=self.requests,
             succeeded=self.succeeded,
@@ -190,6 +195,8 @@ class Router:
             fallbacks=self.fallbacks,
             retries=self.retries,
             in_flight=self.in_flight,
+            mailbox_depth=mailbox.mailbox_depth,
+            mailbox_capacity=mailbox.mailbox_capacity,
         )
 
     # --- the chain ----------------------------------------------------------------------------
@@ -438,13 +445,17 @@ class RouterActor(Actor[RouterMessage, Any]):
             return result
 
         async with msg.send:
-            with scope:
-                try:
-                    msg.outcome.result = await self.router.run_chain(spec, attempt, sink=sink)
-                except HafsError as exc:
-                    msg.outcome.error = exc
-            if scope.cancelled_caught and msg.outcome.result is None:
-                msg.outcome.error = msg.outcome.error or _cancelled_error()
+            try:
+                with scope:
+                    try:
+                        msg.outcome.result = await self.router.run_chain(spec, attempt, sink=sink)
+                    except HafsError as exc:
+                        msg.outcome.error = exc
+            finally:
+                # Cancelled by the reader (who no longer reads) or by the orchestrator's
+                # shutdown (who must not leave the reader with a silently truncated stream).
+                if msg.outcome.result is None and msg.outcome.error is None:
+                    msg.outcome.error = _cancelled_error()
 
 
 def _cancelled_error() -> HafsError:

@@ -94,15 +94,22 @@ def _config_error(key: str, message: str) -> ConfigError:
     return ConfigError(message, source="BreakerConfig", key=key)
 
 
+def _number(value: object) -> float | None:
+    """``value`` as a float when it is a real number (bool excluded), else None."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
 def _check_positive(key: str, value: object) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not (ok and 0 < value < math.inf):  # type: ignore[operator]
+    number = _number(value)
+    if number is None or not 0 < number < math.inf:
         raise _config_error(key, f"must be a positive finite number, got {value!r}")
 
 
 def _check_ratio(key: str, value: object) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not (ok and 0 < value <= 1):  # type: ignore[operator]
+    number = _number(value)
+    if number is None or not 0 < number <= 1:
         raise _config_error(key, f"must be a ratio in (0, 1], got {value!r}")
 
 
@@ -170,9 +177,11 @@ class BreakerConfig:
                 "max_open_duration",
                 f"must be >= open_duration ({self.open_duration}), got {self.max_open_duration}",
             )
-        jitter = self.open_duration_jitter
-        if isinstance(jitter, bool) or not isinstance(jitter, (int, float)) or not 0 <= jitter < 1:
-            raise _config_error("open_duration_jitter", f"must be in [0, 1), got {jitter!r}")
+        jitter = _number(self.open_duration_jitter)
+        if jitter is None or not 0 <= jitter < 1:
+            raise _config_error(
+                "open_duration_jitter", f"must be in [0, 1), got {self.open_duration_jitter!r}"
+            )
         if not callable(self.is_failure):
             raise _config_error("is_failure", f"must be callable, got {self.is_failure!r}")
 

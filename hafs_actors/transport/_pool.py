@@ -171,6 +171,7 @@ class ConnectionPool(Generic[C]):
                 else:
                     self.release_slot(origin)
             else:
+                waiter.abandoned = True
                 self._live_waiters -= 1
             raise
         connection = waiter.connection

@@ -177,6 +177,7 @@ class ScriptedAdapter(NativeAdapter):
         self.crash_next = 0
         self.crash_all = False
         self.healthy = True
+        self.health_delay = 0.0
         self.calls = 0
         self.active = 0
         self.peak = 0
@@ -195,6 +196,7 @@ class ScriptedAdapter(NativeAdapter):
         self.client_open = False
 
     async def health(self) -> HealthStatus:
+        await trio.sleep(self.health_delay)
         return HealthStatus(ok=self.healthy, detail="scripted")
 
     async def _work(self) -> int:

@@ -19,7 +19,7 @@ from hafs_actors import (
     UnifiedOrchestrator,
 )
 from hafs_actors.adapters.custom import NativeAdapter
-from hafs_actors.emulator import Fault, FaultPlan
+from hafs_actors.emulator import Fault, FaultPlan, LatencyModel
 from tests.orchestrator._helpers import assert_quiescent, emulator_config, running, served_by
 
 
@@ -127,11 +127,26 @@ async def test_leaving_the_block_early_cancels_requests_in_flight(
 
 
 async def test_fanout_against_an_emulator_with_failures(autojump_clock: MockClock) -> None:
-    flaky = emulator_config(faults=FaultPlan([Fault(kind="http_error", status=400, every=5)]))
+    flaky = emulator_config(
+        faults=FaultPlan([Fault(kind="http_error", status=400, every=5)]),
+        latency=LatencyModel(ttft_median=0.05),
+    )
     prompts = [f"p{i}" for i in range(200)]
+    peak = 0
     async with running(["openai"], emulators={"openai": flaky}) as (orch, emus):
-        outcomes = await orch.generate_many(prompts, concurrency=20, provider="openai")
+
+        async def watch() -> None:
+            nonlocal peak
+            while True:
+                peak = max(peak, orch.status().providers["openai"].in_flight)
+                await trio.sleep(0.01)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(watch)
+            outcomes = await orch.generate_many(prompts, concurrency=20, provider="openai")
+            nursery.cancel_scope.cancel()
         await assert_quiescent(orch)
+    assert 1 < peak <= 20  # the provider actor never held more than the bound
     assert len(outcomes) == 200
     errors = [o for o in outcomes if isinstance(o, BaseException)]
     assert len(errors) == 40 == emus["openai"].stats().count(status=400)

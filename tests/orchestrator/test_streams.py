@@ -95,6 +95,8 @@ async def test_failure_after_the_first_token_is_a_typed_interruption(
     assert error.partial_text.startswith("[openai/gpt-4o] ")
     assert "error" not in error.partial_text.lower()  # never an error message inside the text
     assert names(error.attempts) == [("openai", "StreamInterruptedError")]  # no fallback
+    assert str(error).count("interrupted") == 1  # one clear line, not a wrapped wrapper
+    assert str(error).count("request_id=") <= 1
     assert emus["gemini"].stats().count() == 0
 
 

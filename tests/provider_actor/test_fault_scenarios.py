@@ -14,7 +14,14 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from hafs_actors import AllProvidersFailed, GenerateResult
+from hafs_actors import (
+    AllProvidersFailed,
+    GenerateRequest,
+    GenerateResult,
+    RateLimitError,
+    RateLimitInfo,
+)
+from hafs_actors.adapters.custom import NativeAdapter
 from hafs_actors.config import BreakerSettings, ProviderLimits, RequestTimeouts, RetrySettings
 from hafs_actors.emulator import Fault, FaultPlan, Quota
 from hafs_actors.resilience import CircuitState
@@ -33,13 +40,13 @@ CHAIN = [("openai", "gpt-4o-mini"), ("gemini", "gemini-2.5-flash")]
 async def test_provider_failing_half_its_requests_trips_and_recovers(
     autojump_clock: MockClock,
 ) -> None:
-    half = emulator_config(faults=FaultPlan([Fault(kind="http_error", status=500, every=2)]))
+    every_other = emulator_config(faults=FaultPlan([Fault(kind="http_error", status=500, every=2)]))
     breaker = BreakerSettings(
         minimum_calls=4, failure_rate_threshold=0.5, window=30.0, open_duration=5.0
     )
     async with running(
         ["openai", "gemini"],
-        emulators={"openai": half},
+        emulators={"openai": every_other},
         provider_changes={"openai": {"breaker": breaker}},
     ) as (orch, emus):
         results: list[GenerateResult] = []
@@ -221,3 +228,47 @@ async def test_rate_limit_wait_beyond_the_deadline_fails_fast(autojump_clock: Mo
         assert trio.current_time() == start  # no waiting in vain
     assert names(failure.attempts) == [("openai", "RateLimitWaitExceeded")]
     assert TIMEOUTS.attempt_timeout == 10.0
+
+
+class ThrottledOnce(NativeAdapter):
+    """Answers its first call with the given 429, then succeeds."""
+
+    def __init__(self, error: RateLimitError) -> None:
+        self.provider = "throttled"
+        self.error = error
+        self.calls = 0
+
+    async def generate(self, request: GenerateRequest) -> GenerateResult:
+        self.calls += 1
+        if self.calls == 1:
+            raise self.error
+        return GenerateResult(content="ok", provider="throttled", model=request.model)
+
+
+@pytest.mark.parametrize(
+    ("error", "pause"),
+    [
+        # an exhausted budget with its reset: paused until that reset
+        (
+            RateLimitError("429", rate_limit=RateLimitInfo(requests_remaining=0, requests_reset=7)),
+            7,
+        ),
+        # headers without a delay, the delay in the body (Gemini's RetryInfo): the body's
+        (RateLimitError("429", rate_limit=RateLimitInfo(requests_limit=60), retry_after=5), 5),
+        # nothing announced at all: the limiter's default pause after a 429
+        (RateLimitError("429"), 1),
+    ],
+)
+async def test_a_429_always_pauses_the_limiter(
+    autojump_clock: MockClock, error: RateLimitError, pause: float
+) -> None:
+    adapter = ThrottledOnce(error)
+    async with running(["gemini"], custom={"throttled": adapter}) as (orch, _):
+        start = trio.current_time()
+        with pytest.raises(AllProvidersFailed):
+            await orch.generate("q", provider="throttled", allow_fallback=False)
+        (limiter,) = orch.status().providers["throttled"].limiters.values()
+        assert limiter.paused_until == pytest.approx(start + pause)
+        result = await orch.generate("q", provider="throttled", allow_fallback=False)
+        assert trio.current_time() == pytest.approx(start + pause)  # waited for the pause
+    assert result.content == "ok"

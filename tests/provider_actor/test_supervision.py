@@ -10,7 +10,7 @@ import supervisors
 from hafs_actors import AllProvidersFailed, GenerateRequest, GenerateResult
 from hafs_actors.adapters import AdapterSettings, create_adapter
 from hafs_actors.adapters.custom import NativeAdapter
-from hafs_actors.config import SupervisionSettings
+from hafs_actors.config import RequestTimeouts, SupervisionSettings
 from hafs_actors.emulator import Emulator
 from tests.orchestrator._helpers import (
     ScriptedAdapter,
@@ -204,3 +204,26 @@ async def test_actor_statistics_snapshot_is_frozen_and_complete(autojump_clock: 
         assert stats.connections.idle == 1
         assert stats.mailbox_capacity == 1024
         assert _total_requests(emus["openai"]) == 1
+
+
+async def test_a_slow_health_check_counts_as_unhealthy(autojump_clock: MockClock) -> None:
+    adapter = ScriptedAdapter()
+    adapter.crash_all = True
+    supervision = SupervisionSettings(
+        intensity=0, period=60.0, backoff_min=0.1, backoff_max=0.5, health_probe_interval=5.0
+    )
+    timeouts = RequestTimeouts(health_check_timeout=2.0)
+    async with running(
+        ["gemini"], custom={"scripted": adapter}, supervision=supervision, timeouts=timeouts
+    ) as (orch, _):
+        with pytest.raises(AllProvidersFailed):
+            await orch.generate("x", provider="scripted", allow_fallback=False)
+        await trio.sleep(1.0)
+        assert orch.status().down == ("scripted",)
+        adapter.crash_all = False
+        adapter.health_delay = 3.0  # healthy, but slower than the configured check timeout
+        await trio.sleep(40.0)
+        assert orch.status().down == ("scripted",)
+        adapter.health_delay = 1.0
+        await trio.sleep(70.0)  # the probe interval has doubled meanwhile
+        assert orch.status().down == ()

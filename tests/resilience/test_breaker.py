@@ -51,7 +51,8 @@ def trip(b: CircuitBreaker, now: float) -> float:
     """Trip a breaker configured with minimum_calls=1 and return when it may half-open."""
     run(b, now, "f")
     until = b.statistics(now).open_until
-    assert b.state is CircuitState.OPEN and until is not None
+    assert b.state is CircuitState.OPEN
+    assert until is not None
     return until
 
 
@@ -88,7 +89,8 @@ def test_ignored_errors_count_neither_way() -> None:
     b = breaker(window_size=4, minimum_calls=4, failure_rate_threshold=0.5)
     run(b, 0.0, "ffiiii")
     stats = b.statistics(0.0)
-    assert stats.window_calls == 2 and b.state is CircuitState.CLOSED
+    assert stats.window_calls == 2
+    assert b.state is CircuitState.CLOSED
     run(b, 0.0, "ss")
     assert b.state is CircuitState.OPEN  # 2 of 4 recorded calls failed
 
@@ -195,7 +197,8 @@ def test_lazy_half_open_is_inclusive_at_the_boundary() -> None:
     assert b.try_acquire(104.999999) is None
     assert b.state is CircuitState.OPEN
     probe = b.try_acquire(105.0)
-    assert probe is not None and probe.probe
+    assert probe is not None
+    assert probe.probe
     assert b.state is CircuitState.HALF_OPEN
 
 
@@ -216,7 +219,8 @@ def test_cancelled_probe_returns_its_permit() -> None:
     assert b.try_acquire(until) is None
     b.on_cancel(probe)
     stats = b.statistics(until)
-    assert stats.half_open_in_flight == 0 and stats.half_open_calls == 0
+    assert stats.half_open_in_flight == 0
+    assert stats.half_open_calls == 0
     assert stats.cancelled == 1
     again = b.try_acquire(until)
     assert again is not None
@@ -256,7 +260,9 @@ def test_half_open_decides_after_min_of_minimum_calls_and_probes() -> None:
     until = b.statistics(0.0).open_until
     assert until is not None
     p1, p2, p3 = (b.try_acquire(until) for _ in range(3))
-    assert p1 and p2 and p3
+    assert p1
+    assert p2
+    assert p3
     b.on_success(p1, until, 0.1)
     assert b.state is CircuitState.HALF_OPEN
     b.on_success(p2, until, 0.1)  # 2 outcomes = min(2, 4): decide, 0 % failed
@@ -357,7 +363,8 @@ def test_server_delay_opens_without_growth_and_only_extends() -> None:
     assert b.try_acquire(7199.0) is None
     assert b.try_acquire(7200.0) is not None  # then a normal half-open probe
     stats = b.statistics(7200.0)
-    assert stats.consecutive_trips == 0 and stats.next_open_duration == 5.0
+    assert stats.consecutive_trips == 0
+    assert stats.next_open_duration == 5.0
 
 
 def test_server_delay_in_the_past_is_ignored() -> None:
@@ -390,7 +397,9 @@ def test_acquire_raises_circuit_open_error_with_retry_after() -> None:
         b.acquire(2.0, provider="gemini", model="flash")
     err = info.value
     assert err.retry_after == 3.0
-    assert err.provider == "gemini" and not err.retryable and not err.breaker_failure
+    assert err.provider == "gemini"
+    assert not err.retryable
+    assert not err.breaker_failure
     assert "open" in str(err)
     assert b.statistics(2.0).rejected == 1
 
@@ -405,8 +414,10 @@ def test_events_and_statistics_describe_the_flow() -> None:
     stats = b.statistics(1.0)
     assert b.state is CircuitState.OPEN
     assert stats.failure_rate is None  # the window is cleared on leaving CLOSED
-    assert stats.trips == 1 and stats.current_open_duration == 5.0
-    assert stats.successes == 1 and stats.failures == 1
+    assert stats.trips == 1
+    assert stats.current_open_duration == 5.0
+    assert stats.successes == 1
+    assert stats.failures == 1
     probe = b.try_acquire(6.0)
     assert probe is not None
     b.on_success(probe, 6.0, 0.2)
@@ -465,7 +476,8 @@ def test_custom_failure_predicate() -> None:
     permit = b.try_acquire(0.0)
     assert permit is not None
     b.on_failure(permit, 0.0, 0.1, FAIL)
-    assert b.state is CircuitState.CLOSED and b.statistics(0.0).ignored == 1
+    assert b.state is CircuitState.CLOSED
+    assert b.statistics(0.0).ignored == 1
     permit = b.try_acquire(0.0)
     assert permit is not None
     b.on_failure(permit, 0.0, 0.1, errors.OverloadedError("529"))
@@ -499,12 +511,14 @@ def test_custom_failure_predicate() -> None:
 def test_bad_config_names_the_field(field: str, value: object) -> None:
     with pytest.raises(ConfigError, match=field) as info:
         BreakerConfig(**{field: value})  # type: ignore[arg-type]
-    assert info.value.source == "BreakerConfig" and info.value.key == field
+    assert info.value.source == "BreakerConfig"
+    assert info.value.key == field
 
 
 def test_defaults_are_the_documented_ones() -> None:
     cfg = BreakerConfig()
-    assert cfg.window_type is WindowType.COUNT and cfg.window_size == 20
+    assert cfg.window_type is WindowType.COUNT
+    assert cfg.window_size == 20
     assert (cfg.minimum_calls, cfg.failure_rate_threshold, cfg.consecutive_failures) == (
         10,
         0.5,

@@ -140,10 +140,10 @@ class Model:
             if now < self.open_until:
                 return None
             self.transition(HALF_OPEN, TransitionReason.OPEN_DURATION_ELAPSED)
-        if self.state is HALF_OPEN:
-            if self.probes_in_flight + len(self.probe_outcomes) < self.cfg.half_open_probes:
-                self.probes_in_flight += 1
-                return ModelPermit(self.epoch, True)
+        free = self.probes_in_flight + len(self.probe_outcomes) < self.cfg.half_open_probes
+        if self.state is HALF_OPEN and free:
+            self.probes_in_flight += 1
+            return ModelPermit(self.epoch, True)
         return None
 
     def release(self, permit: ModelPermit) -> bool:

@@ -23,7 +23,7 @@ async def settle() -> None:
 
 @pytest.mark.parametrize("limit", [1, 7, 50])
 async def test_concurrent_acquirers_get_exactly_the_limit_per_window(
-    clock: trio.testing.MockClock, limit: int
+    autojump_clock: trio.testing.MockClock, watchdog: None, limit: int
 ) -> None:
     period = 60.0
     limiter = RateLimiter(RateLimits(requests=limit, period=period))
@@ -53,7 +53,9 @@ async def test_concurrent_acquirers_get_exactly_the_limit_per_window(
     assert (stats.admitted, stats.waiters, stats.in_flight) == (total, 0, 0)
 
 
-async def test_token_dimensions_are_exact(clock: trio.testing.MockClock) -> None:
+async def test_token_dimensions_are_exact(
+    autojump_clock: trio.testing.MockClock, watchdog: None
+) -> None:
     limiter = RateLimiter(RateLimits(tokens=100, input_tokens=60, output_tokens=70, period=10))
     times: list[float] = []
 
@@ -75,7 +77,8 @@ async def test_token_dimensions_are_exact(clock: trio.testing.MockClock) -> None
 
 
 async def test_small_request_does_not_overtake_big_one_at_the_head(
-    clock: trio.testing.MockClock,
+    autojump_clock: trio.testing.MockClock,
+    watchdog: None,
 ) -> None:
     limiter = RateLimiter(RateLimits(tokens=100, period=60))
     order: list[tuple[str, float]] = []
@@ -96,7 +99,8 @@ async def test_small_request_does_not_overtake_big_one_at_the_head(
 
 
 async def test_waiters_are_admitted_in_arrival_order(
-    clock: trio.testing.MockClock,
+    autojump_clock: trio.testing.MockClock,
+    watchdog: None,
 ) -> None:
     limiter = RateLimiter(RateLimits(requests=3, period=1.0))
     admitted: list[int] = []
@@ -116,7 +120,8 @@ async def test_waiters_are_admitted_in_arrival_order(
 
 
 async def test_projected_wait_past_deadline_fails_immediately(
-    clock: trio.testing.MockClock,
+    autojump_clock: trio.testing.MockClock,
+    watchdog: None,
 ) -> None:
     limiter = RateLimiter(RateLimits(requests=2, period=60), provider="openai", model="gpt")
     for _ in range(2):
@@ -128,7 +133,9 @@ async def test_projected_wait_past_deadline_fails_immediately(
             pass
     assert trio.current_time() == start  # no waiting in vain
     err = info.value
-    assert err.retry_after == 60.0 and err.provider == "openai" and not err.breaker_failure
+    assert err.retry_after == 60.0
+    assert err.provider == "openai"
+    assert not err.breaker_failure
     assert "after its deadline" in str(err)
     # the admission time equal to the deadline is not good enough: the call needs some time
     with pytest.raises(RateLimitWaitExceeded):
@@ -139,7 +146,9 @@ async def test_projected_wait_past_deadline_fails_immediately(
     assert limiter.statistics().rejected == 2
 
 
-async def test_projection_counts_the_queue_ahead(clock: trio.testing.MockClock) -> None:
+async def test_projection_counts_the_queue_ahead(
+    autojump_clock: trio.testing.MockClock, watchdog: None
+) -> None:
     limiter = RateLimiter(RateLimits(tokens=100, period=60))
     async with limiter.acquire(100):
         pass
@@ -162,7 +171,8 @@ async def test_projection_counts_the_queue_ahead(clock: trio.testing.MockClock) 
 
 
 async def test_deadline_reached_while_waiting_for_a_slot(
-    clock: trio.testing.MockClock,
+    autojump_clock: trio.testing.MockClock,
+    watchdog: None,
 ) -> None:
     limiter = RateLimiter(RateLimits(concurrency=1))
     async with trio.open_nursery() as nursery:
@@ -182,7 +192,8 @@ async def test_deadline_reached_while_waiting_for_a_slot(
 
 
 async def test_request_larger_than_a_limit_is_refused(
-    clock: trio.testing.MockClock,
+    autojump_clock: trio.testing.MockClock,
+    watchdog: None,
 ) -> None:
     limiter = RateLimiter(RateLimits(input_tokens=1000), provider="anthropic")
     with pytest.raises(RequestTooLargeError, match="1001 input_tokens but the limit is 1000"):
@@ -197,7 +208,8 @@ async def test_request_larger_than_a_limit_is_refused(
 
 
 async def test_slot_is_held_until_the_lease_exits_on_every_path(
-    clock: trio.testing.MockClock,
+    autojump_clock: trio.testing.MockClock,
+    watchdog: None,
 ) -> None:
     limiter = RateLimiter(RateLimits(concurrency=2))
     entered: list[float] = []
@@ -229,7 +241,8 @@ async def test_slot_is_held_until_the_lease_exits_on_every_path(
 
 
 async def test_cancelled_waiter_leaves_the_queue_and_wakes_the_next(
-    clock: trio.testing.MockClock,
+    autojump_clock: trio.testing.MockClock,
+    watchdog: None,
 ) -> None:
     limiter = RateLimiter(RateLimits(requests=1, period=10, concurrency=1))
     got: list[tuple[str, float]] = []
@@ -258,7 +271,8 @@ async def test_cancelled_waiter_leaves_the_queue_and_wakes_the_next(
 
 
 async def test_cancelled_head_wakes_the_next_waiter_at_once(
-    clock: trio.testing.MockClock,
+    autojump_clock: trio.testing.MockClock,
+    watchdog: None,
 ) -> None:
     limiter = RateLimiter(RateLimits(tokens=100, period=60))
     async with limiter.acquire(90):
@@ -285,7 +299,8 @@ async def test_cancelled_head_wakes_the_next_waiter_at_once(
 
 
 async def test_remaining_and_reset_headers_lower_the_local_budget(
-    clock: trio.testing.MockClock,
+    autojump_clock: trio.testing.MockClock,
+    watchdog: None,
 ) -> None:
     limiter = RateLimiter(RateLimits(requests=100, period=60))
     limiter.apply_rate_limit_info(
@@ -300,7 +315,8 @@ async def test_remaining_and_reset_headers_lower_the_local_budget(
 
 
 async def test_budget_applies_to_dimensions_without_a_local_limit(
-    clock: trio.testing.MockClock,
+    autojump_clock: trio.testing.MockClock,
+    watchdog: None,
 ) -> None:
     limiter = RateLimiter(RateLimits())
     limiter.apply_rate_limit_info(
@@ -314,7 +330,8 @@ async def test_budget_applies_to_dimensions_without_a_local_limit(
 
 
 async def test_retry_after_pauses_the_whole_limiter(
-    clock: trio.testing.MockClock,
+    autojump_clock: trio.testing.MockClock,
+    watchdog: None,
 ) -> None:
     limiter = RateLimiter(RateLimits(requests=100))
     limiter.apply_rate_limit_info(RateLimitInfo(retry_after=20.0), 0.0, rate_limited=True)
@@ -337,7 +354,7 @@ async def test_retry_after_pauses_the_whole_limiter(
     ],
 )
 async def test_a_429_without_retry_after_pauses_until_the_announced_reset(
-    clock: trio.testing.MockClock, info: RateLimitInfo, pause: float
+    autojump_clock: trio.testing.MockClock, watchdog: None, info: RateLimitInfo, pause: float
 ) -> None:
     limiter = RateLimiter(RateLimits(requests=100))
     limiter.apply_rate_limit_info(info, 0.0, rate_limited=True)
@@ -345,17 +362,20 @@ async def test_a_429_without_retry_after_pauses_until_the_announced_reset(
 
 
 async def test_headers_never_shorten_a_pause_and_ignore_negative_values(
-    clock: trio.testing.MockClock,
+    autojump_clock: trio.testing.MockClock,
+    watchdog: None,
 ) -> None:
     limiter = RateLimiter(RateLimits(requests=10))
     limiter.pause_until(50.0)
     limiter.apply_rate_limit_info(RateLimitInfo(retry_after=5.0, requests_remaining=-1), 0.0)
     stats = limiter.statistics()
-    assert stats.paused_until == 50.0 and stats.requests_available == 10
+    assert stats.paused_until == 50.0
+    assert stats.requests_available == 10
 
 
 async def test_a_pause_fails_waiters_that_can_no_longer_make_their_deadline(
-    clock: trio.testing.MockClock,
+    autojump_clock: trio.testing.MockClock,
+    watchdog: None,
 ) -> None:
     limiter = RateLimiter(RateLimits(concurrency=1))
     outcome: dict[str, object] = {}
@@ -381,7 +401,8 @@ async def test_a_pause_fails_waiters_that_can_no_longer_make_their_deadline(
 
 
 async def test_a_waiter_failed_by_news_no_longer_delays_those_behind_it(
-    clock: trio.testing.MockClock,
+    autojump_clock: trio.testing.MockClock,
+    watchdog: None,
 ) -> None:
     limiter = RateLimiter(RateLimits(tokens=100, period=60))
     async with limiter.acquire(100):
@@ -414,7 +435,9 @@ async def test_a_waiter_failed_by_news_no_longer_delays_those_behind_it(
 # --- reconcile -----------------------------------------------------------------------------
 
 
-async def test_reconcile_refunds_and_charges(clock: trio.testing.MockClock) -> None:
+async def test_reconcile_refunds_and_charges(
+    autojump_clock: trio.testing.MockClock, watchdog: None
+) -> None:
     limiter = RateLimiter(RateLimits(tokens=1000, output_tokens=600, period=60))
     async with limiter.acquire(input_tokens=100, output_tokens=500) as lease:
         assert limiter.statistics().tokens_available == 400
@@ -429,7 +452,9 @@ async def test_reconcile_refunds_and_charges(clock: trio.testing.MockClock) -> N
     assert limiter.statistics().tokens_available == 1000
 
 
-async def test_refund_admits_a_waiter_at_once(clock: trio.testing.MockClock) -> None:
+async def test_refund_admits_a_waiter_at_once(
+    autojump_clock: trio.testing.MockClock, watchdog: None
+) -> None:
     limiter = RateLimiter(RateLimits(tokens=100, period=60))
     admitted: list[float] = []
 
@@ -446,7 +471,8 @@ async def test_refund_admits_a_waiter_at_once(clock: trio.testing.MockClock) -> 
 
 
 async def test_reconcile_uses_total_tokens_and_keeps_unknown_estimates(
-    clock: trio.testing.MockClock,
+    autojump_clock: trio.testing.MockClock,
+    watchdog: None,
 ) -> None:
     limiter = RateLimiter(RateLimits(tokens=1000, input_tokens=1000))
     async with limiter.acquire(input_tokens=200, output_tokens=100) as lease:
@@ -457,7 +483,8 @@ async def test_reconcile_uses_total_tokens_and_keeps_unknown_estimates(
 
 
 async def test_refund_after_the_admission_left_the_window_changes_nothing(
-    clock: trio.testing.MockClock,
+    autojump_clock: trio.testing.MockClock,
+    watchdog: None,
 ) -> None:
     limiter = RateLimiter(RateLimits(tokens=100, period=10))
     async with limiter.acquire(100) as lease:
@@ -476,7 +503,8 @@ async def test_reconcile_before_admission_is_an_error() -> None:
 
 
 async def test_unlimited_limiter_admits_everything_at_once(
-    clock: trio.testing.MockClock,
+    autojump_clock: trio.testing.MockClock,
+    watchdog: None,
 ) -> None:
     limiter = RateLimiter(RateLimits(requests=0, tokens=-5, concurrency=None))
     for _ in range(1000):
@@ -484,7 +512,8 @@ async def test_unlimited_limiter_admits_everything_at_once(
             pass
     stats = limiter.statistics()
     assert trio.current_time() == 0.0
-    assert stats.requests_available is None and stats.concurrency_limit is None
+    assert stats.requests_available is None
+    assert stats.concurrency_limit is None
     assert stats.admitted == 1000
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import attrs
 import trio
 import trio.testing
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from hafs_actors.errors import RateLimitWaitExceeded
@@ -145,6 +145,14 @@ async def scenario(lim: RateLimits, reqs: list[Request], updates: list[News]) ->
 
     stats = limiter.statistics()
     assert (stats.waiters, stats.in_flight) == (0, 0)
+    for label, happened in (
+        ("an admission waited", any((r.admitted_at or 0.0) > r.arrived_at for r in records)),
+        ("a wait was refused", any(r.failed_at is not None for r in records)),
+        ("a waiter was cancelled", stats.cancelled > 0),
+        ("a request was too large", any(r.too_large for r in records)),
+    ):
+        if happened:
+            event(label)
     assert stats.admitted == len(admitted_order)
 
     # FIFO: admissions happen in arrival order
