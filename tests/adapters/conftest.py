@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -21,8 +20,7 @@ import pytest
 import trio
 
 from hafs_actors.adapters import AdapterSettings
-
-FIXTURES = Path("/work/shared/fixtures")
+from tests._paths import FIXTURES as FIXTURES
 
 
 @attrs.define

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,8 +36,8 @@ from hafs_actors.types import (
     StreamStart,
     Usage,
 )
+from tests._paths import FIXTURES
 
-FIXTURES = Path("/work/shared/fixtures")
 PROVIDERS = ("openai", "anthropic", "gemini", "ollama", "llamacpp")
 CHAT = {
     "openai": "gpt-4o",

@@ -1,10 +1,9 @@
-"""Every recorded payload in /work/shared/fixtures parses to the result its README states,
+"""Every recorded payload in shared/fixtures parses to the result its README states,
 both fed from memory (sans-IO parsers) and served over a real loopback socket (adapters)."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,8 +41,7 @@ from hafs_actors.types import (
     StreamStart,
     Usage,
 )
-
-FIXTURES = Path("/work/shared/fixtures")
+from tests._paths import FIXTURES
 
 OPENAI_STREAM_TEXT = (
     "I'm unable to provide real-time weather updates. To get the current weather in San "

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from hypothesis import given, settings
@@ -24,8 +23,7 @@ from hafs_actors.adapters import (
 )
 from hafs_actors.errors import ProtocolError, ProviderError, StreamInterruptedError
 from hafs_actors.types import StreamEvent, TextDelta, UsageEvent
-
-FIXTURES = Path("/work/shared/fixtures")
+from tests._paths import FIXTURES
 
 DECODERS: dict[str, Callable[[], StreamDecoder]] = {
     "openai": lambda: OpenAIStreamDecoder(provider="openai", model="m"),

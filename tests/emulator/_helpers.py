@@ -8,14 +8,12 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
 
 from hafs_actors.emulator import Emulator, EmulatorConfig, open_emulator
-
-FIXTURES = Path("/work/shared/fixtures")
+from tests._paths import FIXTURES as FIXTURES
 
 
 def sse_events(text: str) -> list[tuple[str | None, str]]:

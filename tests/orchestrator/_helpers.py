@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -37,10 +36,9 @@ from hafs_actors.config import (
     SupervisionSettings,
 )
 from hafs_actors.emulator import Emulator, EmulatorConfig, open_emulators
+from tests._paths import SEED  # the seed document, whose examples must run as written
 
 PREFIX = "[{provider}/{model}] "
-#: The provider-system document whose examples must run as written (design section 11).
-SEED = Path("/work/shared/seed/provider-system.md")
 
 #: Test-sized timings (virtual seconds under MockClock).
 TIMEOUTS = RequestTimeouts(
