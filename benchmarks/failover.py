@@ -278,6 +278,7 @@ def report(r: dict[str, Any], slo: float) -> None:
         for rec in records
         if first_503 <= rec[0] < (first_open if first_open is not None else r["wall"])
     ]
+    worst = max(before_open, key=lambda rec: rec[1], default=None)
     probes = [rec for rec in records if "openai:ProviderTimeoutError" in rec[3]]
     failed = [rec for rec in records if rec[2].startswith("!")]
     print("\nSummary")
@@ -306,13 +307,16 @@ def report(r: dict[str, Any], slo: float) -> None:
         ],
         [
             "worst request before the breaker opened",
-            f"{_ms(max((rec[1] for rec in before_open), default=float('nan')))} ms "
-            "(503, retried with backoff, then the backup)",
+            "-"
+            if worst is None
+            else f"{_ms(worst[1])} ms, attempts: {worst[3].replace(',', ' > ')}",
         ],
         [
             "half-open probes that hung (attempt timeout)",
-            f"{len(probes)}; their latency "
-            + (", ".join(f"{rec[1]:.2f} s" for rec in probes[:5]) if probes else "-"),
+            f"{len(probes)}"
+            + "".join(
+                f"; {rec[1]:.2f} s, attempts: {rec[3].replace(',', ' > ')}" for rec in probes[:3]
+            ),
         ],
         [
             "time in open / half-open state",
@@ -329,10 +333,8 @@ def report(r: dict[str, Any], slo: float) -> None:
         kinds = Counter(rec[2][1:] for rec in failed)
         print(f"  ! failed requests: {dict(kinds)}; first trail: {failed[0][3]}")
     if healthy and open_starts:
-        print(
-            f"  while open, a request costs {median(open_starts) / median(healthy):.2f}x the "
-            "healthy median: a fast CircuitOpenError at the primary, then the backup"
-        )
+        factor = median(open_starts) / median(healthy)
+        print(f"  while the breaker is open a request takes {factor:.2f}x the healthy median")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -181,8 +181,20 @@ class CapabilityTable:
 
     kind: str | None = None
     overrides: Mapping[str, CapabilityOverride] = attrs.field(factory=dict)
+    #: Memo of lookups: routing asks for the same few models on every request.
+    _memo: dict[str, ModelCapabilities] = attrs.field(
+        factory=dict, init=False, eq=False, repr=False, hash=False
+    )
 
     def lookup(self, model: str) -> ModelCapabilities:
+        caps = self._memo.get(model)
+        if caps is None:
+            if len(self._memo) >= 1024:  # bounded, whatever names callers send
+                self._memo.clear()
+            caps = self._memo[model] = self._compute(model)
+        return caps
+
+    def _compute(self, model: str) -> ModelCapabilities:
         caps = builtin_capabilities(model, self.kind)
         override = self.overrides.get(model)
         if override is None:

@@ -486,9 +486,8 @@ class UnifiedOrchestrator:
             max_cost=max_cost,
         )
         try:
-            result: GenerateResult = await router.ref.call(
-                RouteGenerate(spec), timeout=_call_timeout(spec)
-            )
+            # No timeout scope here: the router runs the chain under the request's deadline.
+            result: GenerateResult = await router.ref.ask(RouteGenerate(spec))
         except ActorStopped as exc:
             raise OrchestratorClosed(f"the request was not completed: {exc}") from exc
         return result
@@ -611,9 +610,7 @@ class UnifiedOrchestrator:
             max_cost=None,
         )
         try:
-            result: EmbeddingResult = await router.ref.call(
-                RouteEmbed(spec), timeout=_call_timeout(spec)
-            )
+            result: EmbeddingResult = await router.ref.ask(RouteEmbed(spec))
         except ActorStopped as exc:
             raise OrchestratorClosed(f"the request was not completed: {exc}") from exc
         return result
@@ -730,11 +727,6 @@ def _adapter_model_default(adapter: Any, method: str) -> str:
     if parameter is None or not isinstance(parameter.default, str):
         return ""
     return parameter.default
-
-
-def _call_timeout(spec: RouteSpec) -> float:
-    # The router enforces the deadline itself; this backstop only catches a wedged router.
-    return max(spec.deadline - trio.current_time(), 0.0) + 5.0
 
 
 def _message(m: MessageLike) -> Message:

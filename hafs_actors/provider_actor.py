@@ -214,10 +214,21 @@ class ProviderActor(Actor[ProviderMessage, Any]):
         handler: Callable[[Any], Awaitable[Any]],
         msg: ProviderMessage,
     ) -> None:
+        # The attempt deadline is the deadline of the spawned task's own scope: one scope per
+        # attempt, and the caller gets a typed attempt timeout when it passes.
+        deadline = math.inf if isinstance(msg, HealthCall) else msg.deadline
         try:
-            await self._run_spawned(envelope, handler, (msg,))
+            await self._run_spawned(
+                envelope, handler, (msg,), deadline, lambda: self._timed_out(msg)
+            )
         finally:
             self._slots.release_on_behalf_of(envelope)
+
+    def _timed_out(self, msg: ProviderMessage) -> ProviderTimeoutError:
+        model = "" if isinstance(msg, HealthCall) else msg.request.model
+        return ProviderTimeoutError(
+            "attempt timed out", phase="attempt", provider=self.cell.name, model=model
+        )
 
     # --- one attempt, the three shapes ----------------------------------------------------------
 
@@ -402,7 +413,7 @@ class _Admission:
 
 
 class _AdmissionContext:
-    __slots__ = ("_adm", "_cell", "_deadline", "_estimate", "_lease_cm", "_model", "_scope")
+    __slots__ = ("_adm", "_cell", "_deadline", "_estimate", "_lease_cm", "_model")
 
     def __init__(
         self, cell: ProviderCell, model: str, deadline: float, estimate: tuple[int, int]
@@ -412,7 +423,6 @@ class _AdmissionContext:
         self._deadline = deadline
         self._estimate = estimate
         self._adm: _Admission | None = None
-        self._scope: trio.CancelScope | None = None
         self._lease_cm: Any = None
 
     async def __aenter__(self) -> _Admission:
@@ -429,8 +439,6 @@ class _AdmissionContext:
             cell.breaker.on_failure(permit, trio.current_time(), 0.0, exc)
             raise
         self._adm = _Admission(cell, permit, lease, now)
-        self._scope = trio.move_on_at(self._deadline)
-        self._scope.__enter__()
         cell.requests += 1
         return self._adm
 
@@ -438,18 +446,19 @@ class _AdmissionContext:
         cell = self._cell
         adm = self._adm
         assert adm is not None
-        assert self._scope is not None
-        self._scope.__exit__(etype, exc, tb)
-        timed_out = self._scope.cancelled_caught
         now = trio.current_time()
         elapsed = now - adm._start
-        if timed_out:
-            exc = ProviderTimeoutError(
+        outcome = exc
+        if isinstance(exc, trio.Cancelled) and now >= self._deadline:
+            # The attempt deadline (the spawned task's scope) fired: a timeout, which counts
+            # against the breaker, unlike a caller's cancellation.
+            outcome = ProviderTimeoutError(
                 f"attempt timed out after {elapsed:.3g}s",
                 phase="attempt",
                 provider=cell.name,
                 model=self._model,
             )
+        exc = outcome
         try:
             if exc is None and adm.ok:
                 cell.breaker.on_success(
@@ -476,9 +485,6 @@ class _AdmissionContext:
                 cell.breaker.on_cancel(adm._permit)
         finally:
             await self._lease_cm.__aexit__(etype, exc, tb)
-        if timed_out:
-            assert exc is not None
-            raise exc
         return False
 
 

@@ -207,12 +207,14 @@ class Router:
         attempt: Callable[[ProviderCell, Candidate, float], Awaitable[R]],
         *,
         sink: StreamSink | None = None,
+        attempts: list[Attempt] | None = None,
     ) -> R:
+        """Run one request's chain; ``attempts`` (the caller's list) collects every attempt."""
         self.requests += 1
         self.in_flight += 1
         self.idle = self.idle if self.in_flight > 1 else trio.Event()
         try:
-            result = await self._chain(spec, attempt, sink)
+            result = await self._chain(spec, attempt, sink, [] if attempts is None else attempts)
         except HafsError:
             self.failed += 1
             raise
@@ -231,15 +233,16 @@ class Router:
         spec: RouteSpec,
         attempt: Callable[[ProviderCell, Candidate, float], Awaitable[R]],
         sink: StreamSink | None,
+        attempts: list[Attempt],
     ) -> R:
         start = trio.current_time()
         plan = plan_route(spec.route, self.snapshot())
-        attempts: list[Attempt] = [
+        attempts.extend(
             Attempt(
                 provider=s.provider, model=s.model, outcome="skipped", latency=0.0, error=s.reason
             )
             for s in plan.skipped
-        ]
+        )
         larger_than = 0
         for index, cand in enumerate(plan.candidates):
             if cand.context_window <= larger_than:
@@ -384,45 +387,49 @@ class RouterActor(Actor[RouterMessage, Any]):
 
     async def receive(self, envelope: Envelope[RouterMessage, Any]) -> None:
         msg = envelope.message
-        if isinstance(msg, RouteGenerate):
-            self.spawn(envelope, self._generate, msg.spec)
-        elif isinstance(msg, RouteEmbed):
-            self.spawn(envelope, self._embed, msg.spec)
+        if isinstance(msg, RouteGenerate | RouteEmbed):
+            # The chain runs under the request's deadline (plus a margin for the provider to
+            # answer its last attempt's timeout): the spawned task's own scope bounds it.
+            attempts: list[Attempt] = []
+            self.spawn(
+                envelope,
+                self._generate if isinstance(msg, RouteGenerate) else self._embed,
+                msg.spec,
+                attempts,
+                deadline=msg.spec.deadline + _CALL_MARGIN,
+                on_deadline=lambda: _deadline_error(attempts),
+            )
         elif isinstance(msg, RouteStream):
-            scope = trio.CancelScope()
+            scope = trio.CancelScope(deadline=msg.spec.deadline + _CALL_MARGIN)
             # A caller cancelled before it holds the ticket (or while the reply is on its way)
             # abandons the envelope, which cancels the chain through this binding.
             envelope.bind_scope(scope)
             self.nursery.start_soon(self._stream, msg, scope)
             envelope.reply(StreamTicket(scope))
 
-    async def _generate(self, spec: RouteSpec) -> GenerateResult:
+    async def _generate(self, spec: RouteSpec, attempts: list[Attempt]) -> GenerateResult:
         request = spec.request
         assert isinstance(request, GenerateRequest)
 
         async def attempt(cell: ProviderCell, cand: Candidate, deadline: float) -> GenerateResult:
             await _ready(cell, deadline)
             call = GenerateCall(attrs.evolve(request, model=cand.model), deadline)
-            result: GenerateResult = await cell.ref.call(
-                call, timeout=deadline - trio.current_time() + _CALL_MARGIN
-            )
+            result: GenerateResult = await cell.ref.ask(call)
             return result
 
-        return await self.router.run_chain(spec, attempt)
+        return await self.router.run_chain(spec, attempt, attempts=attempts)
 
-    async def _embed(self, spec: RouteSpec) -> EmbeddingResult:
+    async def _embed(self, spec: RouteSpec, attempts: list[Attempt]) -> EmbeddingResult:
         request = spec.request
         assert isinstance(request, EmbedRequest)
 
         async def attempt(cell: ProviderCell, cand: Candidate, deadline: float) -> EmbeddingResult:
             await _ready(cell, deadline)
             call = EmbedCall(attrs.evolve(request, model=cand.model), deadline)
-            result: EmbeddingResult = await cell.ref.call(
-                call, timeout=deadline - trio.current_time() + _CALL_MARGIN
-            )
+            result: EmbeddingResult = await cell.ref.ask(call)
             return result
 
-        return await self.router.run_chain(spec, attempt)
+        return await self.router.run_chain(spec, attempt, attempts=attempts)
 
     async def _stream(self, msg: RouteStream, scope: trio.CancelScope) -> None:
         spec = msg.spec
@@ -439,23 +446,31 @@ class RouterActor(Actor[RouterMessage, Any]):
                 ttft_timeout=spec.ttft_timeout,
                 idle_timeout=spec.idle_timeout,
             )
-            result: GenerateResult = await cell.ref.call(
-                call, timeout=deadline - trio.current_time() + _CALL_MARGIN
-            )
+            result: GenerateResult = await cell.ref.ask(call)
             return result
 
+        attempts: list[Attempt] = []
         async with msg.send:
             try:
                 with scope:
                     try:
-                        msg.outcome.result = await self.router.run_chain(spec, attempt, sink=sink)
+                        msg.outcome.result = await self.router.run_chain(
+                            spec, attempt, sink=sink, attempts=attempts
+                        )
                     except HafsError as exc:
                         msg.outcome.error = exc
             finally:
                 # Cancelled by the reader (who no longer reads) or by the orchestrator's
                 # shutdown (who must not leave the reader with a silently truncated stream).
                 if msg.outcome.result is None and msg.outcome.error is None:
-                    msg.outcome.error = _cancelled_error()
+                    if trio.current_time() >= scope.deadline:
+                        msg.outcome.error = _deadline_error(attempts)
+                    else:
+                        msg.outcome.error = _cancelled_error()
+
+
+def _deadline_error(attempts: list[Attempt]) -> HafsError:
+    return AllProvidersFailed("the request deadline passed", attempts=attempts)
 
 
 def _cancelled_error() -> HafsError:

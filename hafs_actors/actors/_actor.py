@@ -9,6 +9,7 @@ exception propagates to the supervisor, which restarts a fresh instance behind t
 from __future__ import annotations
 
 import logging
+import math
 import sys
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, NoReturn, TypeVar
@@ -17,7 +18,7 @@ import trio
 
 import supervisors
 
-from ..errors import ActorCrashed, ActorStopped, HafsError, redact
+from ..errors import ActorCrashed, ActorStopped, CallTimeout, HafsError, redact
 from ._envelope import Envelope
 from ._ref import ActorRef
 
@@ -116,21 +117,35 @@ class Actor(Generic[M, R]):
 
     # --- for handlers -----------------------------------------------------------------------
 
-    def spawn(self, envelope: Envelope[M, R], fn: Callable[..., Awaitable[R]], *args: Any) -> None:
+    def spawn(
+        self,
+        envelope: Envelope[M, R],
+        fn: Callable[..., Awaitable[R]],
+        *args: Any,
+        deadline: float = math.inf,
+        on_deadline: Callable[[], HafsError] | None = None,
+    ) -> None:
         """Run ``fn(*args)`` for ``envelope`` in the actor's nursery and reply with its result.
 
         The task runs in a cancel scope bound to the envelope (the caller's cancellation or
         timeout cancels it). A :class:`~hafs_actors.errors.HafsError` from ``fn`` goes to the
-        caller; any other exception crashes the actor.
+        caller; any other exception crashes the actor. ``deadline`` (trio time) is that same
+        scope's deadline, so bounding the work costs no extra scope: when it passes, the work is
+        cancelled and the caller gets ``on_deadline()`` (default :class:`CallTimeout`).
         """
-        self.nursery.start_soon(self._run_spawned, envelope, fn, args)
+        self.nursery.start_soon(self._run_spawned, envelope, fn, args, deadline, on_deadline)
 
     async def _run_spawned(
-        self, envelope: Envelope[M, R], fn: Callable[..., Awaitable[R]], args: tuple[Any, ...]
+        self,
+        envelope: Envelope[M, R],
+        fn: Callable[..., Awaitable[R]],
+        args: tuple[Any, ...],
+        deadline: float = math.inf,
+        on_deadline: Callable[[], HafsError] | None = None,
     ) -> None:
         if envelope.abandoned:
             return
-        with trio.CancelScope() as scope:
+        with trio.CancelScope(deadline=deadline) as scope:
             envelope.bind_scope(scope)
             try:
                 result = await fn(*args)
@@ -141,6 +156,13 @@ class Actor(Generic[M, R]):
                 self._crashed(exc)
                 raise
             envelope.reply(result)
+        if scope.cancelled_caught and not envelope.answered and not envelope.abandoned:
+            error = on_deadline() if on_deadline is not None else None
+            envelope.fail(
+                error
+                if error is not None
+                else CallTimeout(f"actor {self.name!r}: the work passed its deadline")
+            )
 
     def _answer_error(self, envelope: Envelope[M, R], error: HafsError) -> None:
         if not envelope.expects_reply:

@@ -130,6 +130,22 @@ class ActorRef(Generic[M, R]):
         envelope.abandon()
         raise CallTimeout(f"actor {self._name!r} did not reply within {timeout:g}s")
 
+    async def ask(self, message: M) -> R:
+        """Like :meth:`call` without a timeout of its own, for callers bounded elsewhere.
+
+        The orchestrator's internal hops use it: their work already runs under a deadline
+        (the actor's spawned scope), so a second timeout scope per hop would only cost time.
+        Cancelling the caller abandons the envelope exactly as with :meth:`call`.
+        """
+        self._calls += 1
+        envelope: Envelope[M, R] = Envelope(message)
+        try:
+            await self.send_envelope(envelope)
+        except BaseException:
+            envelope.abandon()
+            raise
+        return await envelope.wait()
+
     async def cast(self, message: M) -> None:
         """Send ``message`` without waiting for any reply (waits for room under ``BLOCK``)."""
         self._casts += 1
