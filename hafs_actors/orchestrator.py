@@ -296,7 +296,7 @@ class UnifiedOrchestrator:
         kind = p.kind
 
         def factory() -> ProviderAdapter:
-            return create_adapter(kind, settings)
+            return create_adapter(kind, settings, name=p.name)
 
         return factory
 

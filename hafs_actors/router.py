@@ -30,7 +30,7 @@ from .errors import (
     StreamInterruptedError,
 )
 from .provider_actor import EmbedCall, GenerateCall, ProviderCell, StreamCall
-from .resilience import RetryPolicy
+from .resilience import CircuitState, RetryPolicy
 from .routing import Candidate, ProviderState, RouteRequest, RoutingSnapshot, plan_route
 from .streaming import StreamItem, StreamOutcome, StreamSink
 from .tiers import Route, RouteEntry
@@ -297,7 +297,7 @@ class Router:
                     decision = self.retry_policy.decide(
                         exc, retry_no, now, spec.deadline - now, provider=cand.provider
                     )
-                    if not decision.retry:
+                    if not decision.retry or not _may_retry(cell, now + decision.delay):
                         break
                     self.retries += 1
                     retry_no += 1
@@ -477,6 +477,18 @@ def _cancelled_error() -> HafsError:
     from .errors import OrchestratorClosed
 
     return OrchestratorClosed("the stream was cancelled before it finished")
+
+
+def _may_retry(cell: ProviderCell, at: float) -> bool:
+    """Whether the same provider's breaker would admit a retry at trio time ``at``.
+
+    The failure being retried may just have opened the breaker: sleeping a backoff only to be
+    rejected would waste the caller's time, so the chain moves on at once instead.
+    """
+    if cell.breaker.state is CircuitState.CLOSED:
+        return True
+    wait = cell.breaker.retry_after(trio.current_time())
+    return wait is not None and trio.current_time() + wait <= at
 
 
 async def _ready(cell: ProviderCell, deadline: float) -> None:

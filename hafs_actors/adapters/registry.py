@@ -63,15 +63,19 @@ _ALIASES = {
 }
 
 
-def create_adapter(provider: str, settings: AdapterSettings) -> ProviderAdapter:
-    """A new (not yet initialized) built-in adapter for ``provider``.
+def create_adapter(
+    provider: str, settings: AdapterSettings, *, name: str | None = None
+) -> ProviderAdapter:
+    """A new (not yet initialized) built-in adapter for ``provider`` (the kind).
 
     ``provider`` is one of :data:`BUILTIN_PROVIDERS`; ``"openai_compatible"`` is the OpenAI
     adapter under that name (any server speaking the OpenAI dialect at ``settings.base_url``).
+    ``name`` is the configured provider name the results and errors carry (default: the kind),
+    e.g. ``"backup"`` for a second OpenAI-compatible endpoint.
     """
-    name = _ALIASES.get(provider, provider)
-    cls = ADAPTER_CLASSES.get(name)
+    kind = _ALIASES.get(provider, provider)
+    cls = ADAPTER_CLASSES.get(kind)
     if cls is None:
         known = ", ".join(BUILTIN_PROVIDERS)
         raise ConfigError(f"unknown provider {provider!r} (built-in: {known})", key="provider")
-    return cls(settings, provider=name)
+    return cls(settings, provider=name or kind)
