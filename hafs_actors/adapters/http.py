@@ -404,6 +404,8 @@ class EventStream:
         self._deadline = ttft_deadline
         self._ttft_timeout = ttft_timeout
         self._done = False
+        #: an error that arrived in the same read as events: raised once they are delivered
+        self._error: ProviderError | None = None
         self.ttft: float | None = None
 
     @property
@@ -417,6 +419,10 @@ class EventStream:
         pending = self._pending
         while not pending:
             if self._done:
+                error = self._error
+                if error is not None:
+                    self._error = None
+                    raise error
                 raise StopAsyncIteration
             await self._pull()
         return pending.popleft()
@@ -453,6 +459,13 @@ class EventStream:
                 ) from exc
             else:
                 events = decoder.feed(chunk)
+        except ProviderError as exc:
+            self._done = True
+            # events decoded before the error (in the same read) are delivered first
+            events = decoder.undelivered
+            if not events:
+                raise
+            self._error = exc
         except BaseException:
             self._done = True
             raise

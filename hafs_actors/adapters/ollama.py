@@ -18,7 +18,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import NotFoundError, ProtocolError
+from ..errors import NotFoundError, ProtocolError, ProviderError
 from ..types import (
     EmbeddingResult,
     EmbedRequest,
@@ -240,18 +240,26 @@ class OllamaStreamDecoder(StreamDecoder):
         if self.finished:
             return []
         out: list[StreamEvent] = []
-        for line in self._lines.feed(data):
-            if self._line(line, out):
-                break  # the done line: anything after it is ignored
+        try:
+            for line in self._lines.feed(data):
+                if self._line(line, out):
+                    break  # the done line: anything after it is ignored
+        except ProviderError:
+            self.undelivered = out
+            raise
         return out
 
     def close(self) -> list[StreamEvent]:
         out: list[StreamEvent] = []
-        if not self.finished:
-            for line in self._lines.close():
-                self._line(line, out)
-        if not self.finished:
-            raise self.cut_error()
+        try:
+            if not self.finished:
+                for line in self._lines.close():
+                    self._line(line, out)
+            if not self.finished:
+                raise self.cut_error()
+        except ProviderError:
+            self.undelivered = out
+            raise
         return out
 
     def _line(self, line: bytes, out: list[StreamEvent]) -> bool:

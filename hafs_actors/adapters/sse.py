@@ -28,7 +28,15 @@ _BARE_FIELDS = frozenset(("data", "event", "id", "retry"))
 
 
 class SSEFramingError(ValueError):
-    """The byte stream is not valid UTF-8; the stream decoders turn this into ProtocolError."""
+    """The byte stream is not valid UTF-8; the stream decoders turn this into ProtocolError.
+
+    ``items`` holds what the failing call parsed before the bad byte, so a caller can deliver
+    it before the error.
+    """
+
+    def __init__(self, message: str, items: list[SSEItem] | None = None) -> None:
+        super().__init__(message)
+        self.items: list[SSEItem] = items if items is not None else []
 
 
 @attrs.frozen
@@ -56,7 +64,7 @@ class SSEParser:
         try:
             text = self._utf8.decode(data)
         except UnicodeDecodeError as exc:
-            raise SSEFramingError(f"stream is not valid UTF-8: {exc.reason}") from None
+            raise self._framing_error("stream is not valid UTF-8", exc) from None
         if not text:
             return []
         return self._consume(self._lines.decode(text))
@@ -66,11 +74,18 @@ class SSEParser:
         try:
             tail = self._utf8.decode(b"", final=True)
         except UnicodeDecodeError as exc:
-            raise SSEFramingError(f"stream ends inside a UTF-8 sequence: {exc.reason}") from None
+            raise self._framing_error("stream ends inside a UTF-8 sequence", exc) from None
         lines = self._lines.decode(tail) if tail else []
         lines.extend(self._lines.flush())
         lines.append("")
         return self._consume(lines)
+
+    def _framing_error(self, what: str, exc: UnicodeDecodeError) -> SSEFramingError:
+        """The error for a bad byte, carrying the items completed by the valid bytes before it
+        (``exc.object`` is the decoder's buffered bytes plus this call's data)."""
+        valid = exc.object[: exc.start].decode("utf-8")
+        items = self._consume(self._lines.decode(valid)) if valid else []
+        return SSEFramingError(f"{what}: {exc.reason}", items)
 
     def _consume(self, lines: list[str]) -> list[SSEItem]:
         out: list[SSEItem] = []

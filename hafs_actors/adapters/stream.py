@@ -81,6 +81,9 @@ class StreamDecoder:
         self.usage: Usage | None = None
         self.has_output = False
         self.finished = False
+        #: the events that the failing ``feed()``/``close()`` call decoded before its error:
+        #: the caller delivers them first, then raises (one network read can hold both)
+        self.undelivered: list[StreamEvent] = []
         self._text: list[str] = []
 
     @property
@@ -88,9 +91,11 @@ class StreamDecoder:
         return "".join(self._text)
 
     def feed(self, data: bytes) -> list[StreamEvent]:
+        """The events ``data`` completes; raises a typed error (see :attr:`undelivered`)."""
         raise NotImplementedError
 
     def close(self) -> list[StreamEvent]:
+        """End of body: the last events, or a typed error (see :attr:`undelivered`)."""
         raise NotImplementedError
 
     # --- helpers for subclasses -------------------------------------------------------------
@@ -195,26 +200,45 @@ class SSEStreamDecoder(StreamDecoder):
     def feed(self, data: bytes) -> list[StreamEvent]:
         if self.finished:
             return []
+        out: list[StreamEvent] = []
         try:
-            items = self._sse.feed(data)
-        except SSEFramingError as exc:
-            raise self.protocol_error(str(exc)) from None
-        return self._dispatch(items) if items else []
+            try:
+                items = self._sse.feed(data)
+            except SSEFramingError as exc:
+                self._framing_failed(exc, out)
+                return out
+            if items:
+                self._dispatch(items, out)
+        except ProviderError:
+            self.undelivered = out
+            raise
+        return out
 
     def close(self) -> list[StreamEvent]:
         out: list[StreamEvent] = []
-        if not self.finished:
-            try:
-                items = self._sse.close()
-            except SSEFramingError as exc:
-                raise self.protocol_error(str(exc)) from None
-            out = self._dispatch(items)
-        if not self.finished:
-            self.on_eof(out)
+        try:
+            if not self.finished:
+                try:
+                    items = self._sse.close()
+                except SSEFramingError as exc:
+                    self._framing_failed(exc, out)
+                    return out
+                self._dispatch(items, out)
+            if not self.finished:
+                self.on_eof(out)
+        except ProviderError:
+            self.undelivered = out
+            raise
         return out
 
-    def _dispatch(self, items: list[SSEItem]) -> list[StreamEvent]:
-        out: list[StreamEvent] = []
+    def _framing_failed(self, exc: SSEFramingError, out: list[StreamEvent]) -> None:
+        """Dispatch what came before the bad bytes; they are an error unless the stream ended
+        before them (anything after the end is ignored)."""
+        self._dispatch(exc.items, out)
+        if not self.finished:
+            raise self.protocol_error(str(exc)) from None
+
+    def _dispatch(self, items: list[SSEItem], out: list[StreamEvent]) -> None:
         for item in items:
             if self.finished:
                 break
@@ -222,7 +246,6 @@ class SSEStreamDecoder(StreamDecoder):
                 self.on_stray(item.text, out)
             else:
                 self.on_event(item, out)
-        return out
 
     def load(self, data: str) -> Any:
         try:

@@ -545,14 +545,24 @@ class RateLimiter:
             raise
 
     async def _wait(self, waiter: _Waiter) -> None:
+        """Wait at the queue until admitted; raise at the deadline or when news refuses us.
+
+        The head does not refuse itself when its own projection passes the deadline (e.g. after
+        a slot freed later than the arrival projection assumed): refusals happen only on
+        arrival, on news (:meth:`_reproject`) or when the deadline is reached, as documented.
+        """
         lease = waiter.lease
-        with trio.move_on_at(lease._deadline):
+        deadline = lease._deadline
+        at = _INF
+        with trio.move_on_at(deadline):
             while True:
                 wake = waiter.wake = trio.Event()
                 if waiter.error is not None:
                     raise waiter.error
                 if self._head() is waiter and self._in_flight < self._concurrency:
                     now = trio.current_time()
+                    if now >= deadline:
+                        break
                     self._expire(now)
                     at = _Projection(self, now).admit(lease._need)
                     if at <= now:
@@ -562,16 +572,19 @@ class RateLimiter:
                         self._take(lease, now)
                         self._wake_head()
                         return
-                    if at >= lease._deadline:
-                        raise self._wait_exceeded(at - now, lease._deadline - now)
+                    # past the deadline: the enclosing scope ends the wait at the deadline
                     with trio.move_on_at(at):
                         await wake.wait()
                 else:
+                    at = _INF
                     await wake.wait()
-        raise self._wait_exceeded(None, 0.0)
+        raise self._wait_exceeded(at - trio.current_time(), 0.0, at_deadline=True)
 
-    def _wait_exceeded(self, wait: float | None, budget: float) -> RateLimitWaitExceeded:
-        if wait is None:
+    def _wait_exceeded(
+        self, wait: float, budget: float, *, at_deadline: bool = False
+    ) -> RateLimitWaitExceeded:
+        """The refusal; ``wait`` is the projected wait from now (inf: unknown or never)."""
+        if at_deadline:
             message = "deadline reached while waiting for the rate limiter"
         elif wait == _INF:
             message = "the rate limiter cannot admit this request before its deadline"
@@ -584,7 +597,7 @@ class RateLimiter:
             message,
             provider=self.provider,
             model=self.model,
-            retry_after=None if wait is None or wait == _INF else wait,
+            retry_after=None if wait == _INF else wait,
         )
 
     def _take(self, lease: Lease, now: float) -> None:

@@ -31,6 +31,7 @@ from hafs_actors.errors import (
     ProviderConnectionError,
     ProviderTimeoutError,
     RateLimitError,
+    ServerError,
     StreamInterruptedError,
     UnsupportedError,
 )
@@ -594,6 +595,30 @@ async def test_openai_error_payload_midstream(replay: Any, make: Any) -> None:
         await collect(adapter, GenerateRequest(model="m", prompt="x"))
     assert info.value.partial_text == "Hel"
     assert "The server had an error" in info.value.message
+
+
+async def test_events_sharing_a_read_with_an_error_are_yielded_before_it(
+    replay: Any, make: Any
+) -> None:
+    error = {"error": {"message": "The server had an error", "type": "server_error"}}
+    one_write = b"".join(
+        bytes(chunk)
+        for chunk in sse(oa_chunk({"content": "Hel"}), oa_chunk({"content": "lo"}), error)
+        if isinstance(chunk, bytes)
+    )
+    replay.route("POST", "/chat/completions", replay.Reply.sse([one_write]))
+    adapter = make(OpenAIAdapter)
+    async with adapter.stream(GenerateRequest(model="m", prompt="x")) as events:
+        assert isinstance(await events.__anext__(), StreamStart)
+        assert await events.__anext__() == TextDelta("Hel")
+        assert await events.__anext__() == TextDelta("lo")
+        assert events.ttft is not None
+        with pytest.raises(StreamInterruptedError) as info:
+            await events.__anext__()
+        with pytest.raises(StopAsyncIteration):  # the error ended the stream
+            await events.__anext__()
+    assert info.value.partial_text == "Hello"
+    assert isinstance(info.value.cause, ServerError)
 
 
 async def test_malformed_json_body_and_event(replay: Any, make: Any) -> None:

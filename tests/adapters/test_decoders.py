@@ -24,7 +24,14 @@ from hafs_actors.errors import (
     ServerError,
     StreamInterruptedError,
 )
-from hafs_actors.types import FinishReason, GenerateResult, ToolCall, Usage
+from hafs_actors.types import (
+    FinishEvent,
+    FinishReason,
+    GenerateResult,
+    TextDelta,
+    ToolCall,
+    Usage,
+)
 
 
 def sse(*payloads: Any, names: list[str] | None = None) -> bytes:
@@ -281,3 +288,104 @@ def test_ollama_without_done_line_is_truncated() -> None:
     data = b'{"response":"Hi","done":false}\n'
     with pytest.raises(StreamInterruptedError):
         decode(OllamaStreamDecoder(provider="o", model="m"), data)
+
+
+# --- an error in the same chunk as events: the events are kept for the caller ----------------
+
+OPENAI_ERROR = {"error": {"code": 500, "message": "boom", "type": "server_error"}}
+GEMINI_ERROR = {"error": {"code": 503, "message": "The model is overloaded.", "status": "X"}}
+
+
+def gemini_text(text: str) -> dict[str, Any]:
+    return {"candidates": [{"content": {"parts": [{"text": text}]}}]}
+
+
+def anthropic_text(text: str) -> dict[str, Any]:
+    return {
+        "type": "content_block_delta",
+        "index": 0,
+        "delta": {"type": "text_delta", "text": text},
+    }
+
+
+def ndjson(*lines: Any) -> bytes:
+    return b"".join(json.dumps(line).encode() + b"\n" for line in lines)
+
+
+TEXT_THEN_ERROR: dict[str, tuple[Any, bytes]] = {
+    "openai": (openai, sse(choice({"content": "Hel"}), choice({"content": "lo"}), OPENAI_ERROR)),
+    "anthropic": (
+        lambda: AnthropicStreamDecoder(provider="a", model="m"),
+        sse(
+            anthropic_text("Hel"),
+            anthropic_text("lo"),
+            {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}},
+        ),
+    ),
+    "gemini data event": (
+        lambda: GeminiStreamDecoder(provider="g", model="m"),
+        sse(gemini_text("Hel"), gemini_text("lo"), GEMINI_ERROR),
+    ),
+    "gemini bare object": (
+        lambda: GeminiStreamDecoder(provider="g", model="m"),
+        sse(gemini_text("Hel"), gemini_text("lo")) + json.dumps(GEMINI_ERROR).encode() + b"\n\n",
+    ),
+    "llamacpp error line": (
+        openai,
+        sse(choice({"content": "Hel"}), choice({"content": "lo"}))
+        + b'error: {"code":500,"message":"slot unavailable","type":"server_error"}\n\n',
+    ),
+    "ollama": (
+        lambda: OllamaStreamDecoder(provider="o", model="m"),
+        ndjson(
+            {"response": "Hel", "done": False}, {"response": "lo", "done": False}, {"error": "x"}
+        ),
+    ),
+    "invalid utf-8": (openai, sse(choice({"content": "Hel"}), choice({"content": "lo"})) + b"\xff"),
+}
+
+
+@pytest.mark.parametrize("case", list(TEXT_THEN_ERROR))
+def test_feed_keeps_the_events_decoded_before_an_error_in_the_same_chunk(case: str) -> None:
+    make, data = TEXT_THEN_ERROR[case]
+    decoder: StreamDecoder = make()
+    with pytest.raises(StreamInterruptedError) as info:
+        decoder.feed(data)
+    delivered = [event.text for event in decoder.undelivered if isinstance(event, TextDelta)]
+    assert delivered == ["Hel", "lo"]
+    assert info.value.partial_text == "Hello"
+
+
+@pytest.mark.parametrize(
+    ("make", "data"),
+    [
+        (
+            openai,
+            sse(choice({"content": "Hel"})) + b'data: {"choices": [{"delta": {"content": "lo"}}]}',
+        ),
+        (
+            lambda: GeminiStreamDecoder(provider="g", model="m"),
+            sse(gemini_text("Hel")) + b"data: " + json.dumps(gemini_text("lo")).encode(),
+        ),
+        (
+            lambda: OllamaStreamDecoder(provider="o", model="m"),
+            ndjson({"response": "Hel", "done": False}) + b'{"response": "lo", "done": false}',
+        ),
+    ],
+    ids=["openai", "gemini", "ollama"],
+)
+def test_close_keeps_the_last_events_before_a_truncation_error(make: Any, data: bytes) -> None:
+    decoder: StreamDecoder = make()
+    assert [type(event) for event in decoder.feed(data)] == [TextDelta]
+    with pytest.raises(StreamInterruptedError) as info:
+        decoder.close()  # the last event had no terminator, and no finish came
+    assert [event.text for event in decoder.undelivered if isinstance(event, TextDelta)] == ["lo"]
+    assert info.value.partial_text == "Hello"
+
+
+def test_invalid_bytes_after_the_end_of_the_stream_are_ignored() -> None:
+    decoder = openai()
+    data = sse(choice({"content": "Hi"}, "stop"), "[DONE]") + b"\xff\xfe"
+    events = decoder.feed(data)
+    assert [type(event) for event in events] == [TextDelta, FinishEvent]
+    assert decoder.close() == []

@@ -15,13 +15,22 @@ from hafs_actors.adapters import (
     StreamCollector,
     create_adapter,
 )
-from hafs_actors.emulator import Emulator, Fault, FaultPlan, embedding_vector, open_emulator
+from hafs_actors.emulator import (
+    Emulator,
+    EmulatorConfig,
+    Fault,
+    FaultPlan,
+    LatencyModel,
+    embedding_vector,
+    open_emulator,
+)
 from hafs_actors.errors import (
     AuthenticationError,
     NotFoundError,
     OverloadedError,
     ProtocolError,
     ProviderConnectionError,
+    ProviderError,
     ProviderTimeoutError,
     RateLimitError,
     ServerError,
@@ -33,7 +42,9 @@ from hafs_actors.types import (
     GenerateRequest,
     GenerateResult,
     Message,
+    StreamEvent,
     StreamStart,
+    TextDelta,
     Usage,
 )
 from tests._paths import FIXTURES
@@ -55,8 +66,10 @@ EMBED = {
 
 
 @asynccontextmanager
-async def served(provider: str, **settings: Any) -> AsyncIterator[tuple[Emulator, Any]]:
-    async with open_emulator(provider) as emu:
+async def served(
+    provider: str, *, config: EmulatorConfig | None = None, **settings: Any
+) -> AsyncIterator[tuple[Emulator, Any]]:
+    async with open_emulator(provider, config=config) as emu:
         base = emu.base_url + ("/v1" if provider == "openai" else "")
         adapter = create_adapter(
             provider, AdapterSettings(base_url=base, api_key=emu.api_key, **settings)
@@ -253,6 +266,63 @@ async def test_stream_error_before_and_after_output(provider: str) -> None:
     assert error.partial_text
     assert clean.content.startswith(error.partial_text)
     assert isinstance(error.cause, ServerError)
+
+
+async def events_until_error(
+    adapter: Any, req: GenerateRequest
+) -> tuple[list[StreamEvent], StreamInterruptedError]:
+    """Every event a stream yields before it raises, and the error it raises."""
+    events: list[StreamEvent] = []
+
+    async def drain() -> None:
+        async with adapter.stream(req) as stream:
+            async for event in stream:
+                events.append(event)
+
+    with pytest.raises(StreamInterruptedError) as info:
+        await drain()
+    return events, info.value
+
+
+def text_of(events: list[StreamEvent]) -> str:
+    return "".join(event.text for event in events if isinstance(event, TextDelta))
+
+
+async def check_text_before_stream_error_is_delivered(provider: str, latency: Any) -> None:
+    chunks = 20
+    req = request(provider, max_tokens=200)
+    async with served(provider, config=EmulatorConfig(latency=latency)) as (emu, adapter):
+        # the oracle: the same first 20 events ended by a cut connection instead, which the
+        # client only sees on a read of its own, after every byte of those events
+        emu.set_faults(FaultPlan(faults=[Fault(kind="drop", stream=True, after_chunks=chunks)]))
+        cut_events, cut = await events_until_error(adapter, req)
+        emu.set_faults(FaultPlan(faults=[Fault(kind="stream_error", after_chunks=chunks)]))
+        events, error = await events_until_error(adapter, req)
+    expected = text_of(cut_events)
+    assert expected == cut.partial_text
+    assert len([e for e in cut_events if isinstance(e, TextDelta)]) >= chunks - 3
+    # the error event came in the same read as (some of) the text: none of it is lost, and the
+    # error is raised only after all of it was yielded
+    assert text_of(events) == expected
+    assert error.partial_text == expected
+    assert isinstance(events[0], StreamStart)
+    assert isinstance(error.cause, ProviderError)
+    assert not isinstance(error.cause, ProviderConnectionError)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_text_and_stream_error_in_one_read_are_both_delivered(provider: str) -> None:
+    # zero latency: the 20 events and the error event leave the emulator in one write
+    await check_text_before_stream_error_is_delivered(provider, "zero")
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_paced_text_then_stream_error_are_both_delivered(
+    provider: str, autojump_clock: Any
+) -> None:
+    # one token per read; the error event travels with the last token's event
+    paced = LatencyModel(ttft_median=0.2, tokens_per_second=50.0)
+    await check_text_before_stream_error_is_delivered(provider, paced)
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

@@ -83,6 +83,14 @@ def test_sse_invalid_utf8_is_a_framing_error() -> None:
         SSEParser().feed(b"data: \xff\xfe\n\n")
 
 
+def test_sse_framing_error_carries_the_events_completed_before_the_bad_byte() -> None:
+    parser = SSEParser()
+    assert parser.feed("data: é".encode()[:-1]) == []  # half a character, still buffered
+    with pytest.raises(SSEFramingError) as info:
+        parser.feed("é".encode()[-1:] + b"\n\ndata: two\n\ndata: thr\xffee\n\n")
+    assert simple(info.value.items) == [("message", "é"), ("message", "two")]
+
+
 def test_sse_truncated_utf8_at_eof_is_a_framing_error() -> None:
     parser = SSEParser()
     parser.feed("data: é".encode()[:-1])

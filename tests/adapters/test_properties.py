@@ -1,6 +1,9 @@
 """Property-based tests of the stream decoders.
 
 * Any chunking of a valid stream (and CRLF line endings for SSE) decodes to the same events.
+* When a stream fails (an error event at any event boundary, or a truncation), every event
+  decoded before the failure is delivered, whatever the chunking, and the error's partial text
+  is exactly the text delivered.
 * Random bytes, truncations and random JSON events never raise anything but typed errors:
   ProtocolError, or StreamInterruptedError once output was produced.
 """
@@ -366,3 +369,88 @@ def test_mutated_valid_events_raise_only_typed_errors(
             for name, payload in events
         )
     outcome(DECODERS[provider](), [body])  # only typed errors may escape
+
+
+#: One in-stream error per provider, in its own wire format (Gemini: a bare JSON object).
+ERROR_EVENTS = {
+    "openai": b'data: {"error": {"message": "boom", "type": "server_error"}}\n\n',
+    "anthropic": (
+        b"event: error\n"
+        b'data: {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}\n\n'
+    ),
+    "gemini": b'{\n  "error": {\n    "code": 503,\n    "message": "busy"\n  }\n}\n',
+    "ollama": b'{"error": "boom"}\n',
+}
+
+
+def delivered(
+    decoder: StreamDecoder, chunks: list[bytes]
+) -> tuple[list[StreamEvent], ProviderError | None]:
+    """What a caller gets: every event returned, plus those kept with the error."""
+    events: list[StreamEvent] = []
+    try:
+        for chunk in chunks:
+            events.extend(decoder.feed(chunk))
+        events.extend(decoder.close())
+    except ProviderError as exc:
+        events.extend(decoder.undelivered)
+        return events, exc
+    return events, None
+
+
+def text_of(events: list[StreamEvent]) -> str:
+    return "".join(e.text for e in events if isinstance(e, TextDelta))
+
+
+def event_ends(provider: str, data: bytes) -> list[int]:
+    """The offsets just after each complete event (or line, for NDJSON)."""
+    separator = b"\n" if provider == "ollama" else b"\n\n"
+    return [i + len(separator) for i in range(len(data)) if data.startswith(separator, i)] or [0]
+
+
+@given(
+    case=st.sampled_from(range(len(VALID))),
+    where=st.integers(0, 10_000),
+    cuts=st.lists(st.integers(0, 10_000), max_size=40),
+)
+def test_events_before_an_error_event_are_delivered_whatever_the_chunking(
+    case: int, where: int, cuts: list[int]
+) -> None:
+    provider, data = VALID[case]
+    ends = event_ends(provider, data)
+    at = ends[where % len(ends)]
+    body = data[:at] + ERROR_EVENTS[provider] + data[at:]
+    # everything the events before the error decode to, fed on their own
+    expected = DECODERS[provider]().feed(data[:at])
+    events, error = delivered(DECODERS[provider](), split(body, cuts))
+    if error is None:  # the error came after the provider's end marker: ignored
+        whole, _ = delivered(DECODERS[provider](), [data])
+        assert summary(events) == summary(whole)
+        return
+    assert summary(events) == summary(expected)
+    if isinstance(error, StreamInterruptedError):
+        assert error.partial_text == text_of(events)
+        assert error.partial_text
+    else:
+        assert not text_of(events)
+
+
+@given(
+    case=st.sampled_from(range(len(VALID))),
+    where=st.integers(0, 10_000),
+    offset=st.integers(-3, 1),
+    cuts=st.lists(st.integers(0, 10_000), max_size=40),
+)
+def test_a_truncated_stream_delivers_the_same_events_whatever_the_chunking(
+    case: int, where: int, offset: int, cuts: list[int]
+) -> None:
+    # cut near the end of an event, where the last event may lack only its terminator
+    provider, data = VALID[case]
+    ends = event_ends(provider, data)
+    truncated = data[: max(0, ends[where % len(ends)] + offset)]
+    whole, whole_error = delivered(DECODERS[provider](), [truncated])
+    events, error = delivered(DECODERS[provider](), split(truncated, cuts))
+    assert summary(events) == summary(whole)
+    assert type(error) is type(whole_error)
+    if isinstance(error, StreamInterruptedError):
+        assert error.partial_text == text_of(events)

@@ -191,6 +191,41 @@ async def test_deadline_reached_while_waiting_for_a_slot(
         assert (stats.waiters, stats.in_flight, stats.rejected) == (0, 1, 1)
 
 
+async def test_waiter_delayed_by_a_slot_past_its_rate_window_is_refused_at_its_deadline(
+    autojump_clock: trio.testing.MockClock,
+    watchdog: None,
+) -> None:
+    # Hypothesis found it: the arrival projection (which cannot see slots) said t=2.0; the slot
+    # stayed busy until t=3.0, and then the rate window put the admission at t=4.0, after the
+    # deadline 3.5. The refusal comes at the deadline (a documented moment), not at t=3.0.
+    limiter = RateLimiter(RateLimits(requests=1, concurrency=1, period=1.0))
+    outcome: dict[str, tuple[str, float]] = {}
+    errors: list[RateLimitWaitExceeded] = []
+
+    async def holder() -> None:
+        async with limiter.acquire():
+            await trio.sleep(3.0)
+
+    async def waiter(name: str, arrive: float, deadline: float | None) -> None:
+        await trio.sleep_until(arrive)
+        try:
+            async with limiter.acquire(deadline=deadline):
+                outcome[name] = ("admitted", trio.current_time())
+        except RateLimitWaitExceeded as exc:
+            outcome[name] = ("refused", trio.current_time())
+            errors.append(exc)
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(holder)
+        nursery.start_soon(waiter, "first", 0.5, None)
+        nursery.start_soon(waiter, "second", 0.6, 3.5)
+    assert outcome == {"first": ("admitted", 3.0), "second": ("refused", 3.5)}
+    assert "deadline reached" in str(errors[0])
+    assert errors[0].retry_after == 0.5  # the projected admission at t=4.0
+    stats = limiter.statistics()
+    assert (stats.waiters, stats.in_flight, stats.admitted, stats.rejected) == (0, 0, 2, 1)
+
+
 async def test_request_larger_than_a_limit_is_refused(
     autojump_clock: trio.testing.MockClock,
     watchdog: None,

@@ -82,6 +82,7 @@ class Record:
     arrived_at: float = 0.0
     admitted_at: float | None = None
     failed_at: float | None = None
+    retry_after: float | None = None
     too_large: bool = False
     need: list[int] = attrs.Factory(list)
 
@@ -126,8 +127,9 @@ async def scenario(lim: RateLimits, reqs: list[Request], updates: list[News]) ->
                         in_flight -= 1
             except RequestTooLargeError:
                 rec.too_large = True
-            except RateLimitWaitExceeded:
+            except RateLimitWaitExceeded as exc:
                 rec.failed_at = trio.current_time()
+                rec.retry_after = exc.retry_after
 
     async def server() -> None:
         for update in sorted(updates, key=lambda u: u.at):
@@ -184,8 +186,13 @@ async def scenario(lim: RateLimits, reqs: list[Request], updates: list[News]) ->
         if rec.admitted_at is not None and deadline is not None:
             assert rec.admitted_at < deadline or rec.admitted_at == rec.arrived_at
         if rec.failed_at is not None:
+            # refused only at once, at the deadline, or when server news re-projected the queue
             assert deadline is not None
+            assert rec.arrived_at <= rec.failed_at <= deadline
             assert rec.failed_at in {rec.arrived_at, deadline} | news_times
+            if rec.failed_at < deadline:
+                # an early refusal is backed by a projected admission at or after the deadline
+                assert rec.retry_after is None or rec.retry_after >= deadline - rec.failed_at
 
 
 @given(
