@@ -11,8 +11,8 @@ measurement window is printed so a server-bound figure cannot pass unnoticed. Ea
 closed loop: N tasks each send a request and read the whole response, again and again; after a
 warm-up, completions and ``time.process_time()`` are sampled over a fixed window.
 
-    .venv/bin/python benchmarks/http_clients.py            # full run, about 2-3 minutes
-    .venv/bin/python benchmarks/http_clients.py --quick    # shorter windows, about 1 minute
+    .venv/bin/python benchmarks/http_clients.py            # full run, about 3.5 minutes
+    .venv/bin/python benchmarks/http_clients.py --quick    # shorter windows, about 2.5 minutes
 
 Server: ``benchmarks/loopback_server.py`` (raw trio, hand-parsed) by default; ``--server
 emulator`` (or ``emulator-granian``) runs ``python -m hafs_actors emulate --provider openai
@@ -387,7 +387,7 @@ def print_targets(table: dict[tuple[str, int], dict[str, Any]]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="HTTP client benchmark (see module docstring)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--quick", action="store_true", help="shorter windows, about 1 minute")
+    parser.add_argument("--quick", action="store_true", help="shorter windows, about 2.5 minutes")
     parser.add_argument("--rounds", type=int, default=1, help="repeat every case; report medians")
     parser.add_argument("--warmup", type=float, default=None, help="seconds before measuring")
     parser.add_argument("--duration", type=float, default=None, help="measurement window, s")

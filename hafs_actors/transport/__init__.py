@@ -67,7 +67,9 @@ def create_http_client(
     )
     limits = httpx.Limits(
         max_connections=max_connections,
-        max_keepalive_connections=max_keepalive_connections or max_connections,
+        max_keepalive_connections=(
+            max_connections if max_keepalive_connections is None else max_keepalive_connections
+        ),
         keepalive_expiry=keepalive_expiry,
     )
     timeout = timeout or httpx.Timeout(60.0)

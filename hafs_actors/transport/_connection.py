@@ -113,13 +113,12 @@ class HTTP11Connection:
         while True:
             event = await self.next_event(request, read_timeout, wait_first=wait_first)
             wait_first = False
-            event_type = type(event)
-            if event_type is h11.Response:
-                return event  # type: ignore[return-value]
-            if event_type is h11.InformationalResponse:
+            if isinstance(event, h11.Response):
+                return event
+            if isinstance(event, h11.InformationalResponse):
                 continue  # 100 Continue and friends; upgrades are never proposed
             raise httpx.RemoteProtocolError(
-                f"unexpected {event_type.__name__} before the response head", request=request
+                f"unexpected {type(event).__name__} before the response head", request=request
             )
 
     async def next_event(

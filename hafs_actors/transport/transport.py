@@ -1,7 +1,7 @@
 """``HafsTransport``: httpx's request/response API over h11 and trio, with a lean pool.
 
 httpcore's pool does O(open connections) work several times per request, which collapses
-throughput at high concurrency (``/work/shared/reference/perf-probe.md``). This transport keeps
+throughput at high concurrency (``shared/reference/perf-probe.md``). This transport keeps
 httpx's client API and replaces only the layer below it. See ``docs/transport.md``.
 """
 
@@ -48,7 +48,7 @@ class HafsTransport(httpx.AsyncBaseTransport):
         self._verify = verify
         self._trust_env = trust_env
         self._ssl_context: ssl.SSLContext | None = None
-        if isinstance(verify, ssl.SSLContext) or verify is not True:
+        if verify is not True:  # a bad CA path fails here, at configuration time
             self._ssl_context = create_ssl_context(verify, trust_env=trust_env)
         self._pool: ConnectionPool[HTTP11Connection] = ConnectionPool(
             max_connections=max_connections,

@@ -3,6 +3,7 @@ connections, slow drips, and the timeouts mapped to httpx's exceptions (under Mo
 
 from __future__ import annotations
 
+import weakref
 from types import SimpleNamespace
 from typing import Any
 
@@ -13,17 +14,20 @@ import trio
 from hafs_actors.transport import HafsTransport
 from hafs_actors.transport._connection import HTTP11Connection
 
+TRANSPORTS: weakref.WeakKeyDictionary[httpx.AsyncClient, HafsTransport] = (
+    weakref.WeakKeyDictionary()
+)
+
 
 def client_for(url: str, timeout: float = 5.0, **kwargs: Any) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        base_url=url, transport=HafsTransport(**kwargs), timeout=httpx.Timeout(timeout)
-    )
+    transport = HafsTransport(**kwargs)
+    client = httpx.AsyncClient(base_url=url, transport=transport, timeout=httpx.Timeout(timeout))
+    TRANSPORTS[client] = transport
+    return client
 
 
 def stats_of(client: httpx.AsyncClient) -> Any:
-    transport = client._transport
-    assert isinstance(transport, HafsTransport)
-    return transport.statistics()
+    return TRANSPORTS[client].statistics()
 
 
 async def test_reset_before_the_response_is_a_read_error(kit: SimpleNamespace) -> None:
@@ -384,4 +388,23 @@ async def test_good_bytes_before_garbage_are_delivered_first(kit: SimpleNamespac
             with pytest.raises(httpx.RemoteProtocolError):
                 await read_all(response)
         assert b"".join(received) == b"hello world"
+        assert stats_of(client).open == 0
+
+
+async def test_early_response_during_an_upload_is_returned(kit: SimpleNamespace) -> None:
+    """A server that answers 413 after the head and hangs up makes the upload fail; its
+    answer, already received, wins over the WriteError."""
+
+    async def handler(conn: Any) -> None:
+        while b"\r\n\r\n" not in conn.buffer:
+            await conn._fill()
+        await conn.send(
+            b"HTTP/1.1 413 Payload Too Large\r\nconnection: close\r\ncontent-length: 3\r\n\r\nbig"
+        )
+        await conn.aclose()  # unread upload bytes: the kernel answers them with a reset
+
+    async with kit.open_server(handler) as server, client_for(server.url) as client:
+        response = await client.post("/", content=b"x" * (32 * 1024 * 1024))
+        assert response.status_code == 413
+        assert response.content == b"big"
         assert stats_of(client).open == 0

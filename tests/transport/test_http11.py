@@ -9,7 +9,12 @@ import httpx
 import pytest
 import trio
 
-from hafs_actors.transport import HafsTransport, OriginStatistics, create_http_client
+from hafs_actors.transport import (
+    HafsTransport,
+    OriginStatistics,
+    create_http_client,
+    transport_statistics,
+)
 
 
 def client_for(server_url: str, **kwargs: object) -> tuple[httpx.AsyncClient, HafsTransport]:
@@ -253,7 +258,7 @@ async def test_create_http_client_uses_hafs_and_timeouts(kit: SimpleNamespace) -
         )
         async with client:
             assert (await client.post("/x", content=b"hi")).content == b"hi"
-            stats = create_http_client.__globals__["transport_statistics"](client)
+            stats = transport_statistics(client)
             assert stats is not None
             assert stats.max_connections == 3
 
@@ -266,3 +271,21 @@ async def test_invalid_headers_are_refused_without_echoing_values() -> None:
         await transport.handle_async_request(request)
     assert "sk-live" not in str(caught.value)
     assert transport.statistics().open == 0
+
+
+async def test_informational_responses_are_skipped(kit: SimpleNamespace) -> None:
+    async def handler(conn: object) -> None:
+        while await conn.read_request() is not None:  # type: ignore[attr-defined]
+            await conn.send(  # type: ignore[attr-defined]
+                b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\n"
+                + kit.response_bytes(b"final")
+            )
+
+    async with kit.open_server(handler) as server:
+        client, transport = client_for(server.url)
+        async with client:
+            for _ in range(2):
+                response = await client.post("/", content=b"x")
+                assert response.status_code == 200
+                assert response.content == b"final"
+            assert transport.statistics().connections_opened == 1
