@@ -29,9 +29,11 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from _harness import cpu_seconds_reader  # the benchmarks' shared helpers (same folder)
 
 CLIENTS = ("httpx", "hafs", "h11")
 CLIENT_NAMES = {"httpx": "stock httpx", "hafs": "httpx+HafsTransport", "h11": "bare h11 (floor)"}
@@ -45,29 +47,6 @@ SSE_EVENTS_PER_RESPONSE = 51
 HERE = Path(__file__).resolve().parent
 
 # -- worker side (one client case per process) ---------------------------------------------------
-
-
-def _server_cpu_reader(pid: int | None) -> Callable[[], float | None]:
-    """CPU seconds used so far by the server process and its children (granian workers)."""
-    try:
-        import psutil
-    except ImportError:
-        return lambda: None
-    if pid is None:
-        return lambda: None
-    process = psutil.Process(pid)
-
-    def read() -> float:
-        total = 0.0
-        for proc in (process, *process.children(recursive=True)):
-            try:
-                times = proc.cpu_times()
-            except psutil.NoSuchProcess:
-                continue
-            total += times.user + times.system
-        return total
-
-    return read
 
 
 async def _run_case(case: dict[str, Any]) -> dict[str, Any]:
@@ -153,7 +132,7 @@ async def _run_case(case: dict[str, Any]) -> dict[str, Any]:
             finally:
                 await stream.aclose()
 
-    server_cpu = _server_cpu_reader(case.get("server_pid"))
+    server_cpu = cpu_seconds_reader(case.get("server_pid"))
 
     def sample() -> tuple[int, int, float, float, float | None]:
         return done[0], done[1], time.perf_counter(), time.process_time(), server_cpu()
