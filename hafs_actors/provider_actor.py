@@ -201,7 +201,11 @@ class ProviderActor(Actor[ProviderMessage, Any]):
             handler = self._health
         # At most max_in_flight attempts run; the rest wait in the bounded mailbox (backpressure),
         # where a crash or a stop fails them at once.
-        await self._slots.acquire_on_behalf_of(envelope)
+        try:
+            # Fast path without a checkpoint: the receive loop already yielded for this message.
+            self._slots.acquire_on_behalf_of_nowait(envelope)
+        except trio.WouldBlock:
+            await self._slots.acquire_on_behalf_of(envelope)
         try:
             self.nursery.start_soon(self._run_in_slot, envelope, handler, msg)
         except BaseException:
