@@ -323,7 +323,7 @@ class UnifiedOrchestrator:
             backoff_random_factor=sup.backoff_random_factor,
             health_probe_interval=sup.health_probe_interval,
             health_check_timeout=config.timeouts.health_check_timeout,
-            prices=_prices(p) if p is not None else {},
+            capabilities=p.capabilities if p is not None else None,
         )
         return ProviderCell(
             cell_config,
@@ -792,15 +792,6 @@ def _breaker(p: ProviderConfig) -> BreakerConfig:
         slow_call_duration=b.slow_call_duration,
         slow_call_rate_threshold=b.slow_call_rate_threshold,
     )
-
-
-def _prices(p: ProviderConfig) -> dict[str, tuple[float, float]]:
-    out: dict[str, tuple[float, float]] = {}
-    for model in p.models:
-        caps = p.capabilities.lookup(model)
-        if caps.input_price is not None and caps.output_price is not None:
-            out[model] = (caps.input_price, caps.output_price)
-    return out
 
 
 def _retry_policy(config: HafsConfig) -> RetryPolicy:

@@ -28,6 +28,7 @@ import supervisors
 from .actors import Actor, ActorRef, Envelope, Overflow, actor_child_spec
 from .adapters.base import ProviderAdapter
 from .adapters.http import HttpAdapter
+from .capabilities import CapabilityTable, estimate_tokens, usage_cost
 from .errors import (
     HafsError,
     ProviderError,
@@ -138,7 +139,8 @@ class ProviderCellConfig:
     health_probe_interval: float = 5.0
     health_probe_max_interval: float = 60.0
     health_check_timeout: float = 10.0
-    prices: dict[str, tuple[float, float]] = attrs.field(factory=dict)  # model -> (in, out) per 1M
+    #: model metadata with prices (per million tokens), for the cost of each result
+    capabilities: CapabilityTable | None = attrs.field(default=None, eq=False)
 
 
 @attrs.frozen
@@ -540,10 +542,11 @@ class ProviderCell:
         return limiter
 
     def cost_of(self, model: str, usage: Usage | None) -> float | None:
-        price = self.config.prices.get(model)
-        if price is None or usage is None:
+        """The cost of a call from its usage and the model's configured prices, if known."""
+        table = self.config.capabilities
+        if table is None or usage is None:
             return None
-        return ((usage.input_tokens or 0) * price[0] + (usage.output_tokens or 0) * price[1]) / 1e6
+        return usage_cost(table.lookup(model), usage)
 
     def record_success(self, model: str, usage: Usage | None) -> None:
         self.successes += 1
@@ -564,8 +567,6 @@ class ProviderCell:
         *,
         texts: tuple[str, ...] = (),
     ) -> _AdmissionContext:
-        from .capabilities import estimate_tokens
-
         if request is not None:
             est_in = (
                 estimate_tokens(request.flattened_prompt())
