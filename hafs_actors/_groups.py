@@ -15,10 +15,11 @@ from contextlib import asynccontextmanager
 if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup
 
-__all__ = ["unwrap_single_exception"]
+__all__ = ["sole_exception", "unwrap_single_exception"]
 
 
-def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
+def sole_exception(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
+    """The one exception inside nested single-member groups, or None if there are several."""
     exc: BaseException = group
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         exc = exc.exceptions[0]
@@ -31,7 +32,7 @@ async def unwrap_single_exception() -> AsyncIterator[None]:
     try:
         yield
     except BaseExceptionGroup as group:
-        sole = _sole(group)
+        sole = sole_exception(group)
         if sole is None:
             raise
         raise sole from sole.__cause__

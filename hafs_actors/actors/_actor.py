@@ -18,6 +18,7 @@ import trio
 
 import supervisors
 
+from .._groups import sole_exception
 from ..errors import ActorCrashed, ActorStopped, CallTimeout, HafsError, redact
 from ._envelope import Envelope
 from ._ref import ActorRef
@@ -31,13 +32,6 @@ M = TypeVar("M")
 R = TypeVar("R")
 
 logger = logging.getLogger("hafs_actors.actors")
-
-
-def _sole(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    exc: BaseException = group
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    return exc
 
 
 def _raise_saving_context(exc: BaseException) -> NoReturn:
@@ -198,7 +192,7 @@ class Actor(Generic[M, R]):
                 task_status.started(ref)
                 await self._receive_loop(receive)
         except BaseException as exc:
-            error = _sole(exc) if isinstance(exc, BaseExceptionGroup) else exc
+            error = (sole_exception(exc) or exc) if isinstance(exc, BaseExceptionGroup) else exc
             self._teardown(error)
             if started:
                 await self._on_stop_after(error)
