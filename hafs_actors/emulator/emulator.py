@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 
 import trio
 
+from .._groups import unwrap_single_exception
 from .config import EmulatorConfig
 from .core import EmulatorCore
 from .faults import FaultPlan
@@ -168,7 +169,8 @@ async def open_emulators(
     cores = [EmulatorCore(n, configs.get(n, config or EmulatorConfig()), now=now) for n in names]
     listener_lists = await _bind(len(names), host, port)
     emulators: dict[str, Emulator] = {}
-    async with trio.open_nursery() as nursery:
+    # The nursery is an implementation detail: the caller's own exception leaves unwrapped.
+    async with unwrap_single_exception(), trio.open_nursery() as nursery:
         for name, core, listeners in zip(names, cores, listener_lists, strict=True):
             # serve_listeners owns (and closes) the listeners from here on.
             await nursery.start(serve_listeners, core, listeners)
