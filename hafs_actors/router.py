@@ -320,12 +320,17 @@ class Router:
                     latency=trio.current_time() - start,
                 )
         raise AllProvidersFailed(
-            _summary(plan.candidates, attempts),
+            _summary(plan.candidates, attempts, spec.route),
             attempts=attempts,
         )
 
 
-def _summary(candidates: tuple[Candidate, ...], attempts: list[Attempt]) -> str:
+def _summary(
+    candidates: tuple[Candidate, ...], attempts: list[Attempt], route: RouteRequest
+) -> str:
+    if not attempts:
+        tier = route.tier if route.tier is not None else "the default tier"
+        return f"no route for {tier}: set one with set_tier_route() or [routes] in the config"
     if not candidates:
         return "no provider can serve this request"
     return f"all {len(candidates)} candidate(s) failed"

@@ -125,3 +125,13 @@ async def test_registering_again_replaces_the_adapter(autojump_clock: MockClock)
     assert [c["prompt"] for c in first.calls] == ["one"]
     assert [c["prompt"] for c in second.calls] == ["two", "three"]
     assert status.providers["mine"].ready
+
+
+async def test_a_tier_without_a_route_says_so(autojump_clock: MockClock) -> None:
+    """An empty or unknown tier route fails with an error naming the tier, not a bare failure."""
+    async with running(["openai"]) as (orch, _):
+        orch.set_tier_route(TaskTier.RESEARCH, [])
+        for tier in (TaskTier.RESEARCH, "no-such-tier"):
+            with pytest.raises(AllProvidersFailed, match=f"no route for {tier}") as info:
+                await orch.generate("hello", tier=tier)
+            assert info.value.attempts == ()
