@@ -31,7 +31,7 @@ from .errors import (
 )
 from .provider_actor import EmbedCall, GenerateCall, ProviderCell, StreamCall
 from .resilience import CircuitState, RetryPolicy
-from .routing import Candidate, ProviderState, RouteRequest, RoutingSnapshot, plan_route
+from .routing import Candidate, PlanCache, ProviderState, RouteRequest, RoutingSnapshot
 from .streaming import StreamItem, StreamOutcome, StreamSink
 from .tiers import Route, RouteEntry
 from .types import Attempt, EmbeddingResult, EmbedRequest, GenerateRequest, GenerateResult
@@ -138,6 +138,7 @@ class Router:
         self.retry_policy = retry_policy
         self.ref: ActorRef[RouterMessage, Any] = ActorRef("router", capacity=4096)
         self._snapshot: RoutingSnapshot | None = None
+        self._plans = PlanCache()
         self._snapshot_down: tuple[bool, ...] = ()
         self.requests = 0
         self.succeeded = 0
@@ -236,7 +237,7 @@ class Router:
         attempts: list[Attempt],
     ) -> R:
         start = trio.current_time()
-        plan = plan_route(spec.route, self.snapshot())
+        plan = self._plans.plan(spec.route, self.snapshot())
         attempts.extend(
             Attempt(
                 provider=s.provider, model=s.model, outcome="skipped", latency=0.0, error=s.reason

@@ -43,6 +43,7 @@ __all__ = [
     "SKIP_REASONS",
     "Candidate",
     "Operation",
+    "PlanCache",
     "ProviderState",
     "RoutePlan",
     "RouteRequest",
@@ -238,13 +239,13 @@ def _judge(
     needed = request.estimated_input_tokens + output
     if needed > caps.context_window:
         return Skipped(
-            provider, model, f"context window too small ({caps.context_window} < {needed})"
+            provider, model, f"{_TOO_SMALL} ({caps.context_window} < {needed})"
         )
     if request.max_cost is not None:
         worst_output = 0 if embed else (request.max_tokens or caps.max_output_tokens)
         cost = estimate_cost(caps, request.estimated_input_tokens, worst_output)
         if cost is not None and cost > request.max_cost:
-            return Skipped(provider, model, f"cost estimate {cost:.6g} > max {request.max_cost:g}")
+            return Skipped(provider, model, f"{_TOO_COSTLY} {cost:.6g} > max {request.max_cost:g}")
     return Candidate(provider, model, caps.context_window)
 
 
@@ -273,6 +274,56 @@ def plan_route(request: RouteRequest, snapshot: RoutingSnapshot) -> RoutePlan:
         else:
             skipped.append(verdict)
     return RoutePlan(tuple(candidates), tuple(skipped))
+
+
+_TOO_SMALL = "context window too small"
+_TOO_COSTLY = "cost estimate"
+
+
+class PlanCache:
+    """:func:`plan_route` memoized per request shape, for the router's hot path.
+
+    A plan depends on the estimated input tokens only through the context-window and cost
+    checks. So a plan that skipped nothing for either reason is reused for any later request of
+    the same shape whose tokens still fit its smallest candidate window; requests with a cost
+    limit are never cached. The cache belongs to one snapshot: a new snapshot empties it. Still
+    pure: no I/O, no clock.
+    """
+
+    __slots__ = ("_max", "_plans", "_snapshot")
+
+    def __init__(self, max_entries: int = 512) -> None:
+        self._max = max_entries
+        self._plans: dict[tuple[object, ...], tuple[RoutePlan, int]] = {}
+        self._snapshot: RoutingSnapshot | None = None
+
+    def plan(self, request: RouteRequest, snapshot: RoutingSnapshot) -> RoutePlan:
+        if snapshot is not self._snapshot:
+            self._plans.clear()
+            self._snapshot = snapshot
+        if request.max_cost is not None:
+            return plan_route(request, snapshot)
+        output = 0 if request.operation == "embed" else (request.max_tokens or 0)
+        needed = request.estimated_input_tokens + output
+        key = (
+            request.operation,
+            request.tier,
+            request.provider,
+            request.model,
+            request.fallback_providers,
+            request.allow_fallback,
+            output,
+        )
+        hit = self._plans.get(key)
+        if hit is not None and needed <= hit[1]:
+            return hit[0]
+        plan = plan_route(request, snapshot)
+        if not any(s.reason.startswith((_TOO_SMALL, _TOO_COSTLY)) for s in plan.skipped):
+            if len(self._plans) >= self._max:
+                self._plans.clear()
+            smallest = min((c.context_window for c in plan.candidates), default=2**62)
+            self._plans[key] = (plan, smallest)
+        return plan
 
 
 def providers_with_larger_window(

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from hafs_actors.capabilities import CapabilityOverride, CapabilityTable, estimate_cost
 from hafs_actors.routing import (
     SKIP_REASONS,
+    PlanCache,
     ProviderState,
     RoutePlan,
     RouteRequest,
@@ -347,3 +348,23 @@ def test_cost_limit(request: RouteRequest, snapshot: RoutingSnapshot, max_cost: 
         cost = estimate_cost(caps, request.estimated_input_tokens, output)
         assert cost is not None
         assert ((c.provider, c.model) in cost_skips) == (cost > max_cost)
+
+
+@given(
+    snapshots,
+    st.lists(
+        st.tuples(requests, st.integers(0, 2_000) | st.integers(0, 400_000)),
+        min_size=1,
+        max_size=12,
+    ),
+)
+def test_plan_cache_gives_exactly_what_plan_route_gives(
+    snapshot: RoutingSnapshot, sequence: list[tuple[RouteRequest, int]]
+) -> None:
+    """The router's memo of plans never changes a decision, whatever the token estimates."""
+    cache = PlanCache(max_entries=4)
+    for request, estimate in sequence:
+        # Repeat each shape with another estimate, so hits against both fitting and
+        # too-large requests are exercised.
+        for variant in (request, attrs.evolve(request, estimated_input_tokens=estimate)):
+            assert cache.plan(variant, snapshot) == plan_route(variant, snapshot)
