@@ -238,9 +238,7 @@ def _judge(
     output = 0 if embed else (request.max_tokens or 0)
     needed = request.estimated_input_tokens + output
     if needed > caps.context_window:
-        return Skipped(
-            provider, model, f"{_TOO_SMALL} ({caps.context_window} < {needed})"
-        )
+        return Skipped(provider, model, f"{_TOO_SMALL} ({caps.context_window} < {needed})")
     if request.max_cost is not None:
         worst_output = 0 if embed else (request.max_tokens or caps.max_output_tokens)
         cost = estimate_cost(caps, request.estimated_input_tokens, worst_output)
