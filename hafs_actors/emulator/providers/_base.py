@@ -144,6 +144,13 @@ def retry_after_headers(signal: RateLimitSignal) -> tuple[tuple[str, str], ...]:
     return (("retry-after", str(math.ceil(delay))),)
 
 
+def bearer_token(request: HttpRequest) -> str | None:
+    """The token of an ``Authorization: Bearer ...`` header, or None."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
 def text_of(content: Any) -> str:
     """Text of a message ``content``: a string, or a list of parts/blocks with ``text``."""
     if isinstance(content, str):

@@ -21,6 +21,7 @@ from ._base import (
     Context,
     ProviderProtocol,
     RateLimitSignal,
+    bearer_token,
     optional_bool,
     retry_after_headers,
     rfc3339,
@@ -78,8 +79,7 @@ class AnthropicProtocol(ProviderProtocol):
     def authenticate(self, request: HttpRequest, endpoint: str, category: str) -> str:
         key = request.headers.get("x-api-key")
         if key is None:
-            scheme, _, token = request.headers.get("authorization", "").partition(" ")
-            key = token.strip() if scheme.lower() == "bearer" and token.strip() else None
+            key = bearer_token(request)
         if self.settings.require_auth:
             if key is None:
                 self.fail(endpoint, category, self.error(401, "x-api-key header is required"))

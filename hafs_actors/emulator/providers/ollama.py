@@ -22,6 +22,7 @@ from ._base import (
     Context,
     ProviderProtocol,
     RateLimitSignal,
+    bearer_token,
     nominal_seconds,
     retry_after_headers,
     text_of,
@@ -77,8 +78,7 @@ class OllamaProtocol(ProviderProtocol):
         )
 
     def authenticate(self, request: HttpRequest, endpoint: str, category: str) -> str:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        key = token.strip() if scheme.lower() == "bearer" and token.strip() else None
+        key = bearer_token(request)
         if self.settings.require_auth and key != self.settings.api_key:
             self.fail(endpoint, category, self.error(401, "unauthorized"))
         return self.key_id(key)

@@ -22,6 +22,7 @@ from ._base import (
     Context,
     ProviderProtocol,
     RateLimitSignal,
+    bearer_token,
     go_duration,
     optional_bool,
     optional_int,
@@ -65,13 +66,8 @@ class OpenAIProtocol(ProviderProtocol):
 
     # --- auth -----------------------------------------------------------------------------
 
-    def bearer(self, request: HttpRequest) -> str | None:
-        value = request.headers.get("authorization", "")
-        scheme, _, token = value.partition(" ")
-        return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
     def authenticate(self, request: HttpRequest, endpoint: str, category: str) -> str:
-        token = self.bearer(request)
+        token = bearer_token(request)
         if not self.settings.require_auth:
             return self.key_id(token)
         if token is None:
