@@ -24,7 +24,7 @@ from ..types import (
     Usage,
 )
 from .base import AdapterSettings
-from .errormap import error_from_detail, extract_error
+from .errormap import success_body
 from .http import HttpAdapter, ResponseMeta, StreamContext
 from .sse import ServerSentEvent
 from .stream import SSEStreamDecoder, parse_tool_arguments
@@ -140,19 +140,9 @@ def parse_message(
 ) -> GenerateResult:
     """A ``message`` body as a :class:`GenerateResult` (or its typed error)."""
     request_id = meta.request_id if meta else None
-    if not isinstance(payload, dict):
-        raise ProtocolError(
-            f"message is not a JSON object: {type(payload).__name__}",
-            provider=provider,
-            model=model,
-            request_id=request_id,
-        )
-    if payload.get("type") == "error" or "error" in payload:
-        detail = extract_error(payload)
-        if detail is not None:
-            raise error_from_detail(
-                detail, provider=provider, model=model, status=None, request_id=request_id
-            )
+    payload = success_body(
+        payload, what="message", provider=provider, model=model, request_id=request_id
+    )
     blocks = payload.get("content")
     if not isinstance(blocks, list):
         raise ProtocolError(

@@ -229,6 +229,26 @@ def error_from_detail(
     return ServerError(message, **common)
 
 
+def success_body(
+    payload: Any, *, what: str, provider: str, model: str, request_id: str | None
+) -> dict[str, Any]:
+    """A 2xx body that must be a JSON object: anything else is a :class:`ProtocolError`, and an
+    error envelope inside it (providers send some with status 200) becomes its typed error."""
+    if not isinstance(payload, dict):
+        raise ProtocolError(
+            f"{what} is not a JSON object: {type(payload).__name__}",
+            provider=provider,
+            model=model,
+            request_id=request_id,
+        )
+    detail = extract_error(payload)
+    if detail is not None:
+        raise error_from_detail(
+            detail, provider=provider, model=model, status=None, request_id=request_id
+        )
+    return payload
+
+
 def _retry_after(detail: ErrorDetail, rate_limit: RateLimitInfo | None) -> float | None:
     if rate_limit is not None and rate_limit.retry_after is not None:
         return rate_limit.retry_after

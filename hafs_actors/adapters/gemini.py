@@ -27,7 +27,7 @@ from ..types import (
     Usage,
 )
 from .base import AdapterSettings
-from .errormap import error_from_detail, extract_error
+from .errormap import error_from_detail, extract_error, success_body
 from .http import HttpAdapter, ResponseMeta, StreamContext
 from .sse import ServerSentEvent
 from .stream import SSEStreamDecoder, parse_tool_arguments
@@ -167,18 +167,9 @@ def parse_generate_response(
 ) -> GenerateResult:
     """A ``GenerateContentResponse`` as a :class:`GenerateResult` (or its typed error)."""
     request_id = meta.request_id if meta else None
-    if not isinstance(payload, dict):
-        raise ProtocolError(
-            f"response is not a JSON object: {type(payload).__name__}",
-            provider=provider,
-            model=model,
-            request_id=request_id,
-        )
-    detail = extract_error(payload)
-    if detail is not None:
-        raise error_from_detail(
-            detail, provider=provider, model=model, status=None, request_id=request_id
-        )
+    payload = success_body(
+        payload, what="response", provider=provider, model=model, request_id=request_id
+    )
     request_id = request_id or opt_str(payload.get("responseId"))
     blocked = _block_reason(payload)
     if blocked:

@@ -31,7 +31,7 @@ from ..types import (
     Usage,
 )
 from .base import AdapterSettings
-from .errormap import error_from_detail, extract_error
+from .errormap import error_from_detail, extract_error, success_body
 from .http import EventStream, HttpAdapter, ResponseMeta
 from .ndjson import NDJSONParser
 from .stream import StreamDecoder, parse_tool_arguments
@@ -164,18 +164,9 @@ def parse_response(
 ) -> GenerateResult:
     """A non-streamed ``/api/chat`` or ``/api/generate`` body as a :class:`GenerateResult`."""
     request_id = meta.request_id if meta else None
-    if not isinstance(payload, dict):
-        raise ProtocolError(
-            f"response is not a JSON object: {type(payload).__name__}",
-            provider=provider,
-            model=model,
-            request_id=request_id,
-        )
-    detail = extract_error(payload)
-    if detail is not None:
-        raise error_from_detail(
-            detail, provider=provider, model=model, status=None, request_id=request_id
-        )
+    payload = success_body(
+        payload, what="response", provider=provider, model=model, request_id=request_id
+    )
     text, thinking, raw_calls = _pieces(payload)
     if text is not None and not isinstance(text, str):
         raise ProtocolError("response text is not a string", provider=provider, model=model)

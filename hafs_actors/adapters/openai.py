@@ -30,7 +30,7 @@ from ..types import (
     Usage,
 )
 from .base import AdapterSettings
-from .errormap import error_from_detail, extract_error
+from .errormap import error_from_detail, extract_error, success_body
 from .http import HttpAdapter, ResponseMeta, StreamContext
 from .sse import ServerSentEvent
 from .stream import SSEStreamDecoder, parse_tool_arguments
@@ -172,18 +172,9 @@ def parse_chat_completion(
 ) -> GenerateResult:
     """A ``chat.completion`` body as a :class:`GenerateResult` (or its typed error)."""
     request_id = meta.request_id if meta else None
-    if not isinstance(payload, dict):
-        raise ProtocolError(
-            f"completion is not a JSON object: {type(payload).__name__}",
-            provider=provider,
-            model=model,
-            request_id=request_id,
-        )
-    detail = extract_error(payload)
-    if detail is not None:
-        raise error_from_detail(
-            detail, provider=provider, model=model, status=None, request_id=request_id
-        )
+    payload = success_body(
+        payload, what="completion", provider=provider, model=model, request_id=request_id
+    )
     choices = payload.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         raise ProtocolError(
