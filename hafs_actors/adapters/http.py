@@ -28,7 +28,7 @@ import httpx
 import trio
 
 from ..errors import BadRequestError, ProtocolError, ProviderError, ProviderTimeoutError
-from ..transport import create_http_client
+from ..transport import HafsTransport, create_http_client, direct_transport
 from ..types import (
     EmbeddingResult,
     EmbedRequest,
@@ -48,6 +48,8 @@ from .wire import dump_json
 
 __all__ = ["EventStream", "HttpAdapter", "ResponseMeta"]
 
+#: Header names that can carry a rate-limit signal (``parse_rate_limit_headers`` reads no other).
+_RATE_LIMIT_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-", "retry-after")
 _CLOSE_GRACE = 5.0  # seconds allowed to close a response or client while being cancelled
 
 
@@ -79,6 +81,8 @@ class HttpAdapter:
         self.provider = provider
         self.base_url = self.normalize_base_url(settings.base_url)
         self._client: httpx.AsyncClient | None = None
+        self._direct: HafsTransport | None = None
+        self._timeouts: dict[str, float | None] = {}
         self._urls: dict[str, httpx.URL] = {}
 
     def __repr__(self) -> str:
@@ -135,14 +139,53 @@ class HttpAdapter:
 
     async def initialize(self) -> None:
         """Create the adapter's one pooled client (no network traffic)."""
-        if self._client is None:
-            self._client = self._build_client()
+        self._open_client()
 
     @property
     def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            self._client = self._build_client()
-        return self._client
+        client = self._client
+        return self._open_client() if client is None else client
+
+    def _open_client(self) -> httpx.AsyncClient:
+        client = self._client
+        if client is None:
+            client = self._client = self._build_client()
+            self._direct = direct_transport(client)
+            self._timeouts = client.timeout.as_dict()
+        return client
+
+    def build_request(self, method: str, path: str, content: bytes | None) -> httpx.Request:
+        """A request to ``path`` with the client's headers and timeouts, ready for :meth:`send`."""
+        client = self.client
+        if self._direct is None:
+            return client.build_request(method, self.url(path), content=content)
+        return httpx.Request(
+            method,
+            self.url(path),
+            headers=client.headers,
+            content=content,
+            extensions={"timeout": self._timeouts},
+        )
+
+    async def send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
+        """Send ``request``; unless ``stream``, the body is read and the connection released.
+
+        On the project transport the request goes straight to it: the client's cookie jar, auth
+        and redirect flows and event hooks serve no provider API and cost ~45 us a request
+        (docs/transport.md). httpx's own transport (proxies, HTTP/2) gets the full client.
+        """
+        direct = self._direct
+        if direct is None:
+            return await self.client.send(request, stream=stream)
+        response = await direct.handle_async_request(request)
+        response.request = request
+        if not stream:
+            try:
+                await response.aread()
+            except BaseException:
+                await response.aclose()  # never blocks on this transport
+                raise
+        return response
 
     def url(self, path: str) -> httpx.URL:
         """The absolute URL of ``path``, built once: httpx's per-request merge of a relative
@@ -158,6 +201,7 @@ class HttpAdapter:
     async def aclose(self) -> None:
         """Close the client and its connections (shielded: safe in a cancelled scope)."""
         client, self._client = self._client, None
+        self._direct = None
         if client is not None:
             with trio.move_on_after(_CLOSE_GRACE) as scope:
                 scope.shield = True
@@ -176,12 +220,17 @@ class HttpAdapter:
     def _meta(
         self, response: httpx.Response, started: float
     ) -> tuple[dict[str, str], ResponseMeta]:
-        headers = dict(response.headers.items())
-        info = parse_rate_limit_headers(self.rate_limit_dialect, headers)
+        headers = {
+            name.decode("latin-1").lower(): value.decode("latin-1")
+            for name, value in response.headers.raw
+        }
+        info = None
+        if any(name.startswith(_RATE_LIMIT_PREFIXES) for name in headers):
+            info = parse_rate_limit_headers(self.rate_limit_dialect, headers)
         return headers, ResponseMeta(
             status=response.status_code,
             request_id=request_id_from(headers),
-            rate_limit=None if info.empty else info,
+            rate_limit=None if info is None or info.empty else info,
             latency=trio.current_time() - started,
         )
 
@@ -228,8 +277,8 @@ class HttpAdapter:
         """One request with a JSON answer: the parsed body, or the typed error."""
         started = trio.current_time()
         try:
-            response = await self.client.request(
-                method, self.url(path), content=None if body is None else dump_json(body)
+            response = await self.send(
+                self.build_request(method, path, None if body is None else dump_json(body))
             )
         except httpx.HTTPError as exc:
             raise map_transport_error(exc, provider=self.provider, model=model) from exc
@@ -338,14 +387,13 @@ class StreamContext:
     async def __aenter__(self) -> EventStream:
         adapter = self._adapter
         provider, model = adapter.provider, self._model
-        client = adapter.client
         started = trio.current_time()
         ttft = adapter.settings.stream_ttft_timeout
         deadline = math.inf if ttft is None else started + ttft
-        request = client.build_request("POST", adapter.url(self._path), content=self._content)
+        request = adapter.build_request("POST", self._path, self._content)
         try:
             with trio.fail_at(deadline):
-                response = await client.send(request, stream=True)
+                response = await adapter.send(request, stream=True)
         except trio.TooSlowError:
             raise ProviderTimeoutError(
                 f"no first token within {ttft:g}s (waiting for response headers)",

@@ -30,6 +30,7 @@ __all__ = [
     "choose_transport",
     "create_http_client",
     "create_ssl_context",
+    "direct_transport",
     "environment_proxy_applies",
     "transport_statistics",
 ]
@@ -100,6 +101,17 @@ def create_http_client(
         verify=verify,
         trust_env=trust_env,
     )
+
+
+def direct_transport(client: httpx.AsyncClient) -> HafsTransport | None:
+    """The :class:`HafsTransport` under a client made by :func:`create_http_client`, or None
+    when the client runs on httpx's own transport.
+
+    Adapters send their prepared requests straight to it: the client's per-request layers
+    (cookie jar, auth and redirect flows, event hooks) cost ~45 us a request and do nothing for
+    a provider API (docs/transport.md).
+    """
+    return _HAFS_TRANSPORTS.get(client)
 
 
 def transport_statistics(client: httpx.AsyncClient) -> TransportStatistics | None:
