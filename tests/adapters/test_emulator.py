@@ -50,6 +50,8 @@ from hafs_actors.types import (
 from tests._paths import FIXTURES
 
 PROVIDERS = ("openai", "anthropic", "gemini", "ollama", "llamacpp")
+#: The project transport (requests sent straight to it) and httpx's own (the full client).
+TRANSPORTS = ("hafs", "httpx")
 CHAT = {
     "openai": "gpt-4o",
     "anthropic": "claude-sonnet-4",
@@ -100,9 +102,10 @@ async def collect(adapter: Any, req: GenerateRequest) -> tuple[GenerateResult, l
 # --- the happy paths --------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("provider", PROVIDERS)
-async def test_generate_stream_and_health(provider: str) -> None:
-    async with served(provider) as (_emu, adapter):
+async def test_generate_stream_and_health(provider: str, transport: str) -> None:
+    async with served(provider, transport=transport) as (_emu, adapter):
         assert isinstance(adapter, ProviderAdapter)
         req = request(
             provider,
@@ -163,16 +166,17 @@ async def test_unknown_model_is_not_found(provider: str) -> None:
 # --- faults -----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("provider", PROVIDERS)
 @pytest.mark.parametrize(
     ("fmt", "expected", "tolerance"),
     [("seconds", 2.0, 0.0), ("float", 1.5, 0.0), ("ms", 1.5, 0.0), ("http_date", 1.5, 1.5)],
 )
 async def test_rate_limit_delay_formats(
-    provider: str, fmt: str, expected: float, tolerance: float
+    provider: str, fmt: str, expected: float, tolerance: float, transport: str
 ) -> None:
     plan = FaultPlan(faults=[Fault(kind="rate_limit", retry_after=1.5, retry_after_format=fmt)])
-    async with served(provider) as (emu, adapter):
+    async with served(provider, transport=transport) as (emu, adapter):
         emu.set_faults(plan)
         with pytest.raises(RateLimitError) as info:
             await adapter.generate(request(provider))
