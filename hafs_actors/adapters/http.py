@@ -84,6 +84,7 @@ class HttpAdapter:
         self._direct: HafsTransport | None = None
         self._timeouts: dict[str, float | None] = {}
         self._urls: dict[str, httpx.URL] = {}
+        self._heads: dict[httpx.URL, list[tuple[bytes, bytes]]] = {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(provider={self.provider!r}, base_url={self.base_url!r})"
@@ -152,20 +153,34 @@ class HttpAdapter:
             client = self._client = self._build_client()
             self._direct = direct_transport(client)
             self._timeouts = client.timeout.as_dict()
+            self._heads.clear()
         return client
 
     def build_request(self, method: str, path: str, content: bytes | None) -> httpx.Request:
-        """A request to ``path`` with the client's headers and timeouts, ready for :meth:`send`."""
+        """A request to ``path`` with the client's headers and timeouts, ready for :meth:`send`.
+
+        On the project transport the head (``Host`` and the client's headers) is built once
+        per URL and the body given as a ready stream: what ``httpx.Request`` would otherwise
+        recompute for every request, about a third of its cost.
+        """
         client = self.client
-        if self._direct is None:
-            return client.build_request(method, self.url(path), content=content)
-        return httpx.Request(
+        url = self.url(path)
+        if self._direct is None or content is None:
+            return client.build_request(method, url, content=content)
+        head = self._heads.get(url)
+        if head is None:
+            if len(self._heads) >= 256:
+                self._heads.clear()
+            head = self._heads[url] = [(b"Host", url.netloc), *client.headers.raw]
+        request = httpx.Request(
             method,
-            self.url(path),
-            headers=client.headers,
-            content=content,
+            url,
+            headers=[*head, (b"Content-Length", b"%d" % len(content))],
+            stream=httpx.ByteStream(content),
             extensions={"timeout": self._timeouts},
         )
+        request.read()
+        return request
 
     async def send(self, request: httpx.Request, *, stream: bool = False) -> httpx.Response:
         """Send ``request``; unless ``stream``, the body is read and the connection released.

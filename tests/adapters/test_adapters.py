@@ -173,6 +173,29 @@ async def test_openai_request_shape_and_one_pooled_client(replay: Any, make: Any
     assert body["stop"] == ["END"]
 
 
+async def test_both_transports_send_the_same_request(replay: Any, make: Any) -> None:
+    """The project transport gets prepared requests straight from the adapter, the httpx one
+    through the full client: the server must see the same head and body either way."""
+    completion = {"choices": [{"message": {"role": "assistant", "content": "ok"}}], "model": "m"}
+    replay.route("POST", "/v1/chat/completions", replay.Reply.json(completion))
+    for transport in ("hafs", "httpx"):
+        adapter = make(
+            OpenAIAdapter,
+            base_url=replay.base_url + "/v1",
+            transport=transport,
+            extra_headers={"x-team": "a"},
+        )
+        assert (await adapter.generate(REQ)).content == "ok"
+        await adapter.aclose()
+    direct, full = replay.requests
+    assert direct.headers == full.headers
+    assert direct.body == full.body
+    assert direct.headers["host"] == f"127.0.0.1:{replay.port}"
+    assert direct.headers["content-length"] == str(len(direct.body))
+    assert direct.headers["authorization"] == f"Bearer {KEY}"
+    assert direct.headers["x-team"] == "a"
+
+
 def test_official_openai_gets_max_completion_tokens() -> None:
     adapter = OpenAIAdapter(AdapterSettings(base_url="https://api.openai.com/v1"))
     assert adapter.max_tokens_field == "max_completion_tokens"
