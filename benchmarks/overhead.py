@@ -57,7 +57,15 @@ REPLY_TOKENS = 16
 DEFAULT_LITELLM_PYTHON = "/tmp/venv-litellm/bin/python"
 TARGET_RATIO = 0.85
 TARGET_LITELLM = 20.0
-KIND_NAMES = {"direct": "(a) httpx+transport", "orch": "(b) orchestrator", "litellm": "LiteLLM"}
+KIND_NAMES = {
+    "direct": "(a) httpx+transport",
+    "orch": "(b) orchestrator",
+    "adapter": "adapter alone",
+    "litellm": "LiteLLM",
+}
+#: Where the adapter alone (b without router, actors, breaker and limiter) is measured: the
+#: ceiling of (b) against LiteLLM.
+ADAPTER_CONCURRENCY = (128,)
 
 # -- worker side ---------------------------------------------------------------------------------
 
@@ -132,6 +140,29 @@ async def _direct(case: dict[str, Any]) -> dict[str, Any]:
         return await _closed_loop(case, one_request)
 
 
+async def _adapter(case: dict[str, Any]) -> dict[str, Any]:
+    from hafs_actors.adapters import AdapterSettings, create_adapter
+    from hafs_actors.types import GenerateRequest
+
+    adapter = create_adapter(
+        "openai",
+        AdapterSettings(
+            base_url=case["api_url"], api_key=BENCH_KEY, max_connections=case["concurrency"]
+        ),
+    )
+    await adapter.initialize()
+
+    async def one_request() -> None:
+        result = await adapter.generate(GenerateRequest(prompt=PROMPT, model=MODEL))
+        if not result.content:
+            raise RuntimeError("empty completion")
+
+    try:
+        return await _closed_loop(case, one_request)
+    finally:
+        await adapter.aclose()
+
+
 def orchestrator_config(api_url: str, concurrency: int, **kwargs: Any) -> Any:
     """An emulator config whose ``openai`` provider admits ``concurrency`` requests at once.
 
@@ -171,7 +202,7 @@ def worker_main(case_json: str) -> None:
     import trio
 
     case = json.loads(case_json)
-    run = _direct if case["kind"] == "direct" else _orchestrator
+    run = {"direct": _direct, "orch": _orchestrator, "adapter": _adapter}[case["kind"]]
     emit_result(trio.run(run, case))
 
 
@@ -248,6 +279,14 @@ def report(
         "per request,\n  the b/a of a CPU-bound client and the least noisy figure on a shared "
         "machine.\n  (b)-(a): the orchestrator's CPU per request on top of the bare transport."
     )
+    for c in concurrencies:
+        alone = table.get(("adapter", c))
+        if alone is not None:
+            rate, cpu = _cell(alone)
+            print(
+                f"  adapter alone at {c} in flight (OpenAIAdapter.generate, no orchestrator): "
+                f"{rate} req/s, {cpu} µs/req"
+            )
     print("\nCPU share of a core, client/emulator (the emulator must stay well below 100%)")
     print_table(
         ["in flight", *(KIND_NAMES[k] for k in ("direct", "orch", "litellm"))],
@@ -282,11 +321,17 @@ def report(
         ratio = paired_ratio(rounds, "orch", "litellm", 128, "rate")
         bound = paired_ratio(rounds, "orch", "litellm", 128, "cpu")
         ceiling = paired_ratio(rounds, "direct", "litellm", 128, "rate")
+        alone = paired_ratio(rounds, "adapter", "litellm", 128, "rate")
         print(
             f"  b/LiteLLM at 128 in flight: {ratio:5.1f}  (target >= {TARGET_LITELLM:g})  "
             f"{verdict(ratio, TARGET_LITELLM)}; in CPU per request {bound:.1f}; "
             f"the bare transport (a) itself reaches {ceiling:.1f}"
         )
+        if alone == alone:
+            print(
+                f"    the adapter alone (no router, actors, breaker or limiter) reaches "
+                f"{alone:.1f}: the ceiling of (b)"
+            )
     elif lite is not None:
         print(f"  b/LiteLLM at 128: LiteLLM failed: {lite.get('failed') or lite.get('errors')}")
     lite_rounds = [r for (kind, _c), rs in rounds.items() if kind == "litellm" for r in rs]
@@ -344,6 +389,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for round_no in range(rounds):
             for concurrency in concurrencies:
                 kinds = ["direct", "orch"]
+                if concurrency in ADAPTER_CONCURRENCY:
+                    kinds.append("adapter")
                 if not litellm_note and concurrency in LITELLM_CONCURRENCY:
                     kinds.append("litellm")
                 for kind in kinds:
