@@ -10,7 +10,12 @@ full waits for room, as ``Overflow.BLOCK`` does):
   ``trio.Event`` wakes the caller (the fastest trio pattern in perf-probe.md section 4);
 * ``Envelope, no timeout``: the actor runtime's envelope (Event + slot, abandon, in-flight set)
   via ``ActorRef.send_envelope`` and ``Envelope.wait``, served by a real ``Actor``;
-* ``ActorRef.call``: the public call, i.e. the above plus its timeout scope and bookkeeping.
+* ``ActorRef.call``: the public call, i.e. the above plus its timeout scope and bookkeeping;
+* ``request skeleton``: what design section 2 makes every orchestrator request do, and nothing
+  else: ``ActorRef.ask`` to a first actor (the router) that spawns a task under a deadline
+  (the chain), which asks a second actor (a provider) that spawns a task under a deadline (the
+  attempt) that answers after one checkpoint (where the HTTP call would be). No routing,
+  breaker, limiter or result records: the floor of the orchestrator's machinery.
 
 With 1 caller the figure is the sequential round-trip latency; with 100 callers it is the
 amortised cost per message. CPU time (``time.process_time``) per message, median of rounds
@@ -135,11 +140,43 @@ async def actor_call_server() -> Any:
         yield call
 
 
+class _Attempts(Actor[int, int]):
+    """The provider actor's shape: a task per message, under the attempt's deadline."""
+
+    async def receive(self, envelope: Envelope[int, int]) -> None:
+        self.spawn(envelope, self._attempt, envelope.message, deadline=trio.current_time() + 60)
+
+    async def _attempt(self, message: int) -> int:
+        await trio.lowlevel.checkpoint()  # where the adapter's HTTP call would be
+        return message
+
+
+class _Chains(Actor[int, int]):
+    """The router actor's shape: a task per message, under the request's deadline."""
+
+    def __init__(self, provider: ActorRef[int, int]) -> None:
+        super().__init__()
+        self.provider = provider
+
+    async def receive(self, envelope: Envelope[int, int]) -> None:
+        self.spawn(envelope, self.provider.ask, envelope.message, deadline=trio.current_time() + 70)
+
+
+@asynccontextmanager
+async def request_skeleton_server() -> Any:
+    async with trio.open_nursery() as nursery:
+        provider: ActorRef[int, int] = await nursery.start(_Attempts().run)
+        router: ActorRef[int, int] = await nursery.start(_Chains(provider).run)
+        yield router.ask
+        nursery.cancel_scope.cancel()
+
+
 CASES: dict[str, Callable[[], AbstractAsyncContextManager[Call]]] = {
     "memory channel": memory_channel_server,
     "Event + slot": event_slot_server,
     "Envelope, no timeout": envelope_server,
     "ActorRef.call": actor_call_server,
+    "request skeleton": request_skeleton_server,
 }
 
 # -- measuring -----------------------------------------------------------------------------------
@@ -199,6 +236,12 @@ def report(results: dict[tuple[str, int], list[float]]) -> None:
             f"  {c:>3} caller(s): ActorRef.call costs {call - slot:+.1f} µs over Event + slot, "
             f"of which the call's timeout scope and bookkeeping {call - envelope:+.1f} µs"
         )
+    skeleton = median(results[("request skeleton", max(CALLERS))])
+    print(
+        f"  request skeleton (two hops, a spawned task under a deadline at each), "
+        f"{max(CALLERS)} callers: {skeleton:.1f} µs per request:\n  the floor of the "
+        "orchestrator's machinery under design section 2 (benchmarks.md, overhead)"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
