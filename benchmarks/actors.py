@@ -21,7 +21,7 @@ With 1 caller the figure is the sequential round-trip latency; with 100 callers 
 amortised cost per message. CPU time (``time.process_time``) per message, median of rounds
 (min-max), in one process pinned to one core; compare ratios, not absolutes.
 
-    .venv/bin/python benchmarks/actors.py            # 7 rounds, about 15 s
+    .venv/bin/python benchmarks/actors.py            # 7 rounds, about 20 s
     .venv/bin/python benchmarks/actors.py --quick    # 3 short rounds, a few seconds
 """
 

@@ -15,7 +15,7 @@ It prints requests/s, client CPU per request (``time.process_time`` of the whole
 and the ratios b/a (target >= 0.85 at every concurrency) and b/LiteLLM (target >= 20 at 128).
 Every case runs in a fresh process pinned to the client core; figures are medians of rounds.
 
-    .venv/bin/python benchmarks/overhead.py            # full: 3 rounds, about 2.5 minutes
+    .venv/bin/python benchmarks/overhead.py            # full: 3 rounds, about 3 minutes
     .venv/bin/python benchmarks/overhead.py --quick    # 1 short round, about 1 minute
 
 LiteLLM: ``python3 -m venv /tmp/venv-litellm && /tmp/venv-litellm/bin/pip install litellm``.
