@@ -238,12 +238,7 @@ class Router:
     ) -> R:
         start = trio.current_time()
         plan = self._plans.plan(spec.route, self.snapshot())
-        attempts.extend(
-            Attempt(
-                provider=s.provider, model=s.model, outcome="skipped", latency=0.0, error=s.reason
-            )
-            for s in plan.skipped
-        )
+        attempts.extend(plan.skipped_attempts)
         larger_than = 0
         for index, cand in enumerate(plan.candidates):
             if cand.context_window <= larger_than:

@@ -176,9 +176,15 @@ class RoutePlan:
 
     candidates: tuple[Candidate, ...] = ()
     skipped: tuple[Skipped, ...] = ()
-
-    def skipped_attempts(self) -> tuple[Attempt, ...]:
-        return tuple(s.as_attempt() for s in self.skipped)
+    #: ``skipped`` as attempt records (frozen, so a cached plan shares them between requests).
+    skipped_attempts: tuple[Attempt, ...] = attrs.field(
+        init=False,
+        eq=False,
+        repr=False,
+        default=attrs.Factory(
+            lambda plan: tuple(s.as_attempt() for s in plan.skipped), takes_self=True
+        ),
+    )
 
 
 def _steps(request: RouteRequest, snapshot: RoutingSnapshot) -> list[RouteEntry]:
