@@ -271,7 +271,7 @@ def test_skipped_as_attempt() -> None:
         "skipped",
         "marked down",
     )
-    assert RoutePlan(skipped=(Skipped("a", "m", "x"),)).skipped_attempts()[0].error == "x"
+    assert RoutePlan(skipped=(Skipped("a", "m", "x"),)).skipped_attempts[0].error == "x"
 
 
 def test_enums_are_normalized_to_plain_strings() -> None:
