@@ -83,8 +83,7 @@ class HttpAdapter:
         self._client: httpx.AsyncClient | None = None
         self._direct: HafsTransport | None = None
         self._timeouts: dict[str, float | None] = {}
-        self._urls: dict[str, httpx.URL] = {}
-        self._heads: dict[httpx.URL, list[tuple[bytes, bytes]]] = {}
+        self._targets: dict[str, tuple[httpx.URL, list[tuple[bytes, bytes]]]] = {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(provider={self.provider!r}, base_url={self.base_url!r})"
@@ -153,7 +152,7 @@ class HttpAdapter:
             client = self._client = self._build_client()
             self._direct = direct_transport(client)
             self._timeouts = client.timeout.as_dict()
-            self._heads.clear()
+            self._targets.clear()
         return client
 
     def build_request(self, method: str, path: str, content: bytes | None) -> httpx.Request:
@@ -163,15 +162,10 @@ class HttpAdapter:
         per URL and the body given as a ready stream: what ``httpx.Request`` would otherwise
         recompute for every request, about a third of its cost.
         """
-        client = self.client
-        url = self.url(path)
+        client = self.client  # opened first: a new client starts with fresh targets
+        url, head = self._target(path)
         if self._direct is None or content is None:
             return client.build_request(method, url, content=content)
-        head = self._heads.get(url)
-        if head is None:
-            if len(self._heads) >= 256:
-                self._heads.clear()
-            head = self._heads[url] = [(b"Host", url.netloc), *client.headers.raw]
         request = httpx.Request(
             method,
             url,
@@ -203,15 +197,22 @@ class HttpAdapter:
         return response
 
     def url(self, path: str) -> httpx.URL:
-        """The absolute URL of ``path``, built once: httpx's per-request merge of a relative
-        path into ``base_url`` costs ~25 us (docs/benchmarks.md)."""
-        urls = self._urls
-        url = urls.get(path)
-        if url is None:
-            if len(urls) >= 256:  # paths embed model names: bounded whatever callers send
-                urls.clear()
-            url = urls[path] = self.client.base_url.join(path)
-        return url
+        """The absolute URL of ``path`` (built once, see :meth:`_target`)."""
+        return self._target(path)[0]
+
+    def _target(self, path: str) -> tuple[httpx.URL, list[tuple[bytes, bytes]]]:
+        """The absolute URL of ``path`` and its request head (``Host`` and the client's
+        headers), built once: httpx's per-request merge of a relative path into ``base_url``
+        costs ~25 us (docs/benchmarks.md)."""
+        targets = self._targets
+        target = targets.get(path)
+        if target is None:
+            if len(targets) >= 256:  # paths embed model names: bounded whatever callers send
+                targets.clear()
+            client = self.client
+            url = client.base_url.join(path)
+            target = targets[path] = (url, [(b"Host", url.netloc), *client.headers.raw])
+        return target
 
     async def aclose(self) -> None:
         """Close the client and its connections (shielded: safe in a cancelled scope)."""
