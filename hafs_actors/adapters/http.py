@@ -42,14 +42,12 @@ from ..types import (
 )
 from .base import AdapterSettings
 from .errormap import error_from_body, map_transport_error, request_id_from
-from .ratelimit import parse_rate_limit_headers
+from .ratelimit import RATE_LIMIT_HEADER_PREFIXES, parse_rate_limit_headers
 from .stream import StreamDecoder
 from .wire import dump_json
 
 __all__ = ["EventStream", "HttpAdapter", "ResponseMeta"]
 
-#: Header names that can carry a rate-limit signal (``parse_rate_limit_headers`` reads no other).
-_RATE_LIMIT_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-", "retry-after")
 _CLOSE_GRACE = 5.0  # seconds allowed to close a response or client while being cancelled
 
 
@@ -241,7 +239,7 @@ class HttpAdapter:
             for name, value in response.headers.raw
         }
         info = None
-        if any(name.startswith(_RATE_LIMIT_PREFIXES) for name in headers):
+        if any(name.startswith(RATE_LIMIT_HEADER_PREFIXES) for name in headers):
             info = parse_rate_limit_headers(self.rate_limit_dialect, headers)
         return headers, ResponseMeta(
             status=response.status_code,

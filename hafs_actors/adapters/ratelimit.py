@@ -20,6 +20,7 @@ from typing import Any
 from ..types import RateLimitInfo
 
 __all__ = [
+    "RATE_LIMIT_HEADER_PREFIXES",
     "gemini_retry_delay",
     "parse_duration",
     "parse_rate_limit_headers",
@@ -56,6 +57,11 @@ _ANTHROPIC_HEADERS = {
     )
     for kind in _OPENAI_KINDS
 }
+
+
+#: Every header name this module reads starts with one of these: a response without any of
+#: them carries no rate-limit signal, so callers can skip the parse.
+RATE_LIMIT_HEADER_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-", "retry-after")
 
 
 def parse_duration(value: str) -> float | None:

@@ -144,3 +144,14 @@ def test_server_retry_after_prefers_hint_then_exhausted_resets() -> None:
     unknown_which = RateLimitInfo(requests_reset=1.0, tokens_reset=4.0)
     assert server_retry_after(unknown_which) == 4.0
     assert server_retry_after(RateLimitInfo()) is None
+
+
+def test_every_header_read_has_a_listed_prefix() -> None:
+    """Adapters skip the parse when no header starts with a listed prefix: no header the parser
+    reads may fall outside them."""
+    from hafs_actors.adapters import ratelimit
+
+    names = ["retry-after", "retry-after-ms"]
+    for table in (ratelimit._OPENAI_HEADERS, ratelimit._ANTHROPIC_HEADERS):
+        names += [name for triple in table.values() for name in triple]
+    assert all(name.startswith(ratelimit.RATE_LIMIT_HEADER_PREFIXES) for name in names)
