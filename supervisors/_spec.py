@@ -61,11 +61,13 @@ class Shutdown:
     Wherever a shutdown is accepted, a plain number of seconds works too: ``shutdown=5.0`` is
     ``Shutdown(5.0)``, and ``Shutdown(5.0) == 5.0``. What the child sees:
 
-    * ``Shutdown(t)``: its stop request is set (:meth:`ChildContext.wait_stop_requested`); if it
-      has not returned after ``t`` seconds its cancel scope is cancelled.
-    * ``Shutdown.BRUTAL_KILL``: its cancel scope is cancelled at once.
-    * ``Shutdown.INFINITY``: its stop request is set and the supervisor waits for it to return,
-      however long that takes (the default for nested supervisors, as in OTP).
+    * ``Shutdown(t)``: a child that traps exits (see :attr:`ChildSpec.trap_exit`) gets its stop
+      request (:meth:`ChildContext.wait_stop_requested`) and is cancelled if it has not returned
+      after ``t`` seconds; any other child is cancelled at once, as OTP's ``shutdown`` exit
+      signal kills a process that does not trap exits.
+    * ``Shutdown.BRUTAL_KILL``: its cancel scope is cancelled at once, trapping or not.
+    * ``Shutdown.INFINITY``: like ``Shutdown(t)`` with no time limit: a child that traps exits
+      is waited for however long it takes (the default for nested supervisors, as in OTP).
     """
 
     __slots__ = ("_kind", "_timeout")
@@ -168,6 +170,15 @@ def _default_shutdown(spec: ChildSpec) -> Shutdown:
     return Shutdown.INFINITY if spec.type is ChildType.SUPERVISOR else _WORKER_SHUTDOWN
 
 
+def _default_trap_exit(spec: ChildSpec) -> bool:
+    return spec.type is ChildType.SUPERVISOR
+
+
+def _check_trap_exit(_: object, __: attrs.Attribute[bool], value: bool) -> None:
+    if not isinstance(value, bool):
+        raise InvalidSpecError(f"trap_exit must be True or False, not {value!r}")
+
+
 @attrs.frozen
 class ChildSpec:
     """One child of a supervisor (OTP ``child_spec``).
@@ -177,6 +188,12 @@ class ChildSpec:
     ``handle``. An exception before ``started`` is a failed start; after it, an exception is an
     abnormal exit and returning is a normal exit. ``shutdown`` defaults to 5 seconds for a worker
     and to ``Shutdown.INFINITY`` for ``type=ChildType.SUPERVISOR``, as in OTP.
+
+    ``trap_exit`` is OTP's ``process_flag(trap_exit, true)``: only a child that traps exits gets
+    a graceful stop (its stop request, then its ``shutdown`` grace period); any other is
+    cancelled at once, so a child that never looks at its stop request costs no stop time. It
+    defaults to True for a supervisor and False for a worker. A run that awaits
+    :func:`wait_stop_requested` traps exits from then on, whatever the spec says.
     """
 
     id: Hashable = attrs.field(validator=_check_id)
@@ -189,5 +206,10 @@ class ChildSpec:
     )
     shutdown: Shutdown = attrs.field(
         converter=_to_shutdown, default=attrs.Factory(_default_shutdown, takes_self=True)
+    )
+    trap_exit: bool = attrs.field(
+        default=attrs.Factory(_default_trap_exit, takes_self=True),
+        kw_only=True,
+        validator=_check_trap_exit,
     )
     args: tuple[Any, ...] = attrs.field(default=(), kw_only=True, converter=tuple, repr=False)

@@ -426,7 +426,7 @@ class Supervisor:
     async def _start(self, child: _Child) -> Any:
         assert self._nursery is not None
         spec = child.spec
-        run = _Run(child, ChildContext(self.name, spec.id, spec.shutdown))
+        run = _Run(child, ChildContext(self.name, spec.id, spec.shutdown, spec.trap_exit))
         child.run = run
         try:
             handle = await self._nursery.start(
@@ -470,21 +470,23 @@ class Supervisor:
             self._wakeup.unpark_all()
 
     async def _stop_child(self, child: _Child) -> None:
-        """Stop one running child as its ``shutdown`` says and wait until it has exited."""
+        """Stop one running child as its ``shutdown`` says and wait until it has exited.
+
+        Only a run that traps exits gets a grace period; any other is cancelled at once (OTP's
+        ``shutdown`` exit signal), so stopping a child that ignores its stop request costs no time.
+        """
         run = child.run
         if run is None:
             return
         run.stopping = True
         if not run.done.is_set():
             shutdown = child.spec.shutdown
-            if shutdown.is_brutal_kill:
-                run.scope.cancel()
-            else:
+            if not shutdown.is_brutal_kill:
                 run.context._request_stop()
-                if not shutdown.is_infinity:
-                    with trio.move_on_after(shutdown.timeout):
+                if run.context.trap_exit:
+                    with trio.move_on_after(shutdown.timeout):  # math.inf for INFINITY
                         await run.done.wait()
-                    run.scope.cancel()
+            run.scope.cancel()
             await run.done.wait()
         child.run = None
         child.handle = None

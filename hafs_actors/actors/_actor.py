@@ -280,7 +280,9 @@ def actor_child_spec(
 ) -> supervisors.ChildSpec:
     """A supervisor child spec running a fresh ``factory()`` actor behind ``ref`` each start.
 
-    The child's handle (what ``start_child`` returns) is ``ref``.
+    The child's handle (what ``start_child`` returns) is ``ref``. It traps exits: an actor
+    drains on its stop request (see :class:`Actor`), so it gets its ``shutdown`` grace period
+    instead of being cancelled at once.
     """
 
     async def start(*, task_status: trio.TaskStatus[ActorRef[M, R]]) -> None:
@@ -288,4 +290,4 @@ def actor_child_spec(
         actor.attach(ref)
         await actor.run(task_status=task_status)
 
-    return supervisors.ChildSpec(id, start, restart, shutdown=shutdown)
+    return supervisors.ChildSpec(id, start, restart, shutdown=shutdown, trap_exit=True)

@@ -1,8 +1,9 @@
 """Random programs of API calls and child exits against a model of OTP's supervisor state.
 
 Each program runs in one trio run; after every step the supervisor's ``which_children`` must
-equal the model's, and every call must succeed or fail exactly as the model says. Children are
-brutally killed, so no clock time passes and every restart falls in the intensity window.
+equal the model's, and every call must succeed or fail exactly as the model says. Children do
+not trap exits, so whatever their ``shutdown`` they are cancelled at once: no clock time passes
+(checked after every step) and every restart falls in the intensity window.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import supervisors as sv
 from supervisors import Restart, Strategy
 
 IDS = ("a", "b", "c", "d")
+SHUTDOWNS = (sv.Shutdown.BRUTAL_KILL, sv.Shutdown(5.0), sv.Shutdown.INFINITY)
 
 
 class Crash(Exception):
@@ -117,7 +119,12 @@ class Model:
 
 operations = st.lists(
     st.one_of(
-        st.tuples(st.just("start"), st.sampled_from(IDS), st.sampled_from(list(Restart))),
+        st.tuples(
+            st.just("start"),
+            st.sampled_from(IDS),
+            st.sampled_from(list(Restart)),
+            st.sampled_from(SHUTDOWNS),
+        ),
         st.tuples(st.sampled_from(["terminate", "restart", "delete"]), st.sampled_from(IDS)),
         st.tuples(st.sampled_from(["crash", "exit"]), st.sampled_from(IDS)),
     ),
@@ -149,6 +156,7 @@ def test_random_programs_match_the_model(strategy, intensity, program):
                         scripted[cid].tell(op)
                         model.child_exits(cid, op == "crash")
                         await trio.testing.wait_all_tasks_blocked()
+                        assert trio.current_time() == 0.0
                         if model.gave_up:
                             await trio.sleep(1)  # the supervisor cancels us and raises
                             raise AssertionError("the supervisor should have given up")
@@ -157,7 +165,7 @@ def test_random_programs_match_the_model(strategy, intensity, program):
                         if op == "start":
                             child = Scripted(cid)
                             await sup.start_child(
-                                sv.ChildSpec(cid, child, rest[0], shutdown=sv.Shutdown.BRUTAL_KILL)
+                                sv.ChildSpec(cid, child, rest[0], shutdown=rest[1])
                             )
                             scripted[cid] = child
                         else:
@@ -165,8 +173,9 @@ def test_random_programs_match_the_model(strategy, intensity, program):
                         got = "ok"
                     except sv.SupervisorError as exc:
                         got = outcome_of[type(exc)]
-                    expected = getattr(model, op)(cid, *rest)
+                    expected = getattr(model, op)(cid, *rest[:1])
                     assert got == expected, (op, cid)
+                    assert trio.current_time() == 0.0
                     rows = [(c.id, c.state.value) for c in sup.which_children()]
                     assert rows == model.rows()
                     assert sup.statistics().restarts_total == model.restarts
@@ -174,5 +183,6 @@ def test_random_programs_match_the_model(strategy, intensity, program):
             assert model.gave_up
         else:
             assert not model.gave_up
+            assert trio.current_time() == 0.0  # leaving the block stopped everyone at once
 
     trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))

@@ -1,4 +1,5 @@
-"""Stopping children: grace periods, brutal kill, infinity, reverse order, owner cancellation."""
+"""Stopping children: trap_exit, grace periods, brutal kill, infinity, reverse order, owner
+cancellation, and what stops cost in (virtual) time."""
 
 from __future__ import annotations
 
@@ -57,12 +58,12 @@ async def test_graceful_stop_within_the_timeout(events, autojump_clock):
 
 
 async def test_cancelled_when_the_timeout_ends(autojump_clock):
-    """A child that does not finish in time is cancelled exactly when its grace period ends."""
+    """A trapping child that does not finish in time is cancelled when its grace period ends."""
     log: list[tuple[str, float]] = []
     async with sv.open_supervisor(
         children=[
             sv.ChildSpec("slow", graceful(log, "slow", 10.0), shutdown=3.0),
-            sv.ChildSpec("deaf", stubborn(log, "deaf"), shutdown=1.5),
+            sv.ChildSpec("deaf", stubborn(log, "deaf"), shutdown=1.5, trap_exit=True),
         ]
     ) as sup:
         await sup.terminate_child("slow")
@@ -72,11 +73,141 @@ async def test_cancelled_when_the_timeout_ends(autojump_clock):
     assert log == [("slow:stop-requested", 0.0), ("slow:cancelled", 3.0), ("deaf:cancelled", 4.5)]
 
 
-async def test_brutal_kill_cancels_at_once(autojump_clock):
-    """BRUTAL_KILL: no grace period, the child is cancelled immediately."""
+@pytest.mark.parametrize("shutdown", [Shutdown(5.0), Shutdown.INFINITY])
+async def test_a_child_that_does_not_trap_exits_is_cancelled_at_once(
+    shutdown, events, autojump_clock
+):
+    """OTP: the shutdown signal kills a worker that does not trap exits, whatever its timeout."""
     log: list[tuple[str, float]] = []
     async with sv.open_supervisor(
-        children=[sv.ChildSpec("b", graceful(log, "b", 2.0), shutdown=Shutdown.BRUTAL_KILL)]
+        children=[sv.ChildSpec("d", stubborn(log, "d"), shutdown=shutdown)], observer=events
+    ) as sup:
+        await trio.sleep(1)
+        await sup.terminate_child("d")
+        assert trio.current_time() == 1.0
+    assert log == [("d:cancelled", 1.0)]
+    assert events.summary()[-1] == ("exited", "d", "shutdown")
+
+
+def polling(steps: list[tuple[bool, float]]):
+    """A child that works in 2 s steps, checking stop_requested between them (never awaits it)."""
+
+    async def start(*, task_status: trio.TaskStatus[None]) -> None:
+        task_status.started()
+        context = sv.current_child()
+        assert context is not None
+        try:
+            while not context.stop_requested:
+                await trio.sleep(2)
+                steps.append((context.stop_requested, trio.current_time()))
+        except trio.Cancelled:
+            steps.append((context.stop_requested, -trio.current_time()))
+            raise
+
+    return start
+
+
+@pytest.mark.parametrize(
+    ("trap_exit", "stopped_at", "steps"),
+    [(True, 2.0, [(True, 2.0)]), (False, 1.0, [(True, -1.0)])],
+)
+async def test_trap_exit_gives_a_child_its_stop_request_and_grace_period(
+    trap_exit, stopped_at, steps, events, autojump_clock
+):
+    """Trapping, the child finishes its step and returns; not trapping, it is cancelled at once."""
+    seen: list[tuple[bool, float]] = []
+    spec = sv.ChildSpec("p", polling(seen), shutdown=5.0, trap_exit=trap_exit)
+    async with sv.open_supervisor(children=[spec], observer=events) as sup:
+        await trio.sleep(1)
+        await sup.terminate_child("p")
+        assert trio.current_time() == stopped_at
+    assert seen == steps
+    assert events.summary()[-1] == ("exited", "p", "shutdown")
+
+
+async def test_a_trapping_child_that_ignores_its_stop_request_is_cancelled_after_t(
+    autojump_clock,
+):
+    """trap_exit=True buys the grace period, not immunity: cancelled 5 s after the request."""
+    log: list[tuple[str, float]] = []
+    async with sv.open_supervisor(
+        children=[sv.ChildSpec("t", stubborn(log, "t"), shutdown=5.0, trap_exit=True)]
+    ) as sup:
+        await trio.sleep(1)
+        await sup.terminate_child("t")
+        assert trio.current_time() == 6.0
+    assert log == [("t:cancelled", 6.0)]
+
+
+async def test_awaiting_the_stop_request_traps_exits(autojump_clock):
+    """A worker spec (trap_exit=False) whose task awaits wait_stop_requested() gets its grace."""
+    log: list[tuple[str, float]] = []
+    contexts: list[sv.ChildContext] = []
+
+    async def drains(*, task_status: trio.TaskStatus[None]) -> None:
+        context = sv.current_child()
+        assert context is not None
+        contexts.append(context)
+        async with trio.open_nursery() as nursery:
+
+            async def drain() -> None:
+                await sv.wait_stop_requested()
+                await trio.sleep(2)
+                log.append(("drained", trio.current_time()))
+                nursery.cancel_scope.cancel()
+
+            assert not context.trap_exit
+            nursery.start_soon(drain)
+            task_status.started()
+            await trio.sleep_forever()
+
+    async with sv.open_supervisor(children=[sv.ChildSpec("d", drains, shutdown=5.0)]) as sup:
+        await trio.sleep(1)
+        assert contexts[0].trap_exit
+        await sup.terminate_child("d")
+        assert trio.current_time() == 3.0
+    assert log == [("drained", 3.0)]
+
+
+async def test_stopping_children_that_do_not_trap_exits_takes_no_time(autojump_clock):
+    """Three 5 s workers that ignore their stop request: leaving costs 0 s (it cost 15 s)."""
+    log: list[tuple[str, float]] = []
+    specs = [sv.ChildSpec(n, stubborn(log, n), shutdown=5.0) for n in ("a", "b", "c")]
+    async with sv.open_supervisor(children=specs):
+        await trio.sleep(1)
+    assert trio.current_time() == 1.0
+    assert log == [("c:cancelled", 1.0), ("b:cancelled", 1.0), ("a:cancelled", 1.0)]
+
+
+@pytest.mark.parametrize("strategy", [sv.Strategy.ONE_FOR_ALL, sv.Strategy.REST_FOR_ONE])
+async def test_restarting_siblings_that_do_not_trap_exits_takes_no_time(
+    strategy, worker, events, trace, autojump_clock
+):
+    """Restarting after a crash stops two 5 s workers that ignore the request: 0 s (was 10 s)."""
+    a, b, c = worker("a"), worker("b"), worker("c")
+    specs = [w.spec(shutdown=5.0) for w in (a, b, c)]
+    async with sv.open_supervisor(strategy, children=specs, observer=events):
+        await trio.sleep(1)
+        trace.clear()
+        a.crash()
+        await trio.sleep(1)
+    assert trace[:6] == [("stop", "a"), ("stop", "c"), ("stop", "b")] + [
+        ("start", n) for n in ("a", "b", "c")
+    ]
+    restarted = [e for e in events.events if isinstance(e, sv.ChildRestarted)]
+    assert [(e.child_id, e.time) for e in restarted] == [("a", 1.0), ("b", 1.0), ("c", 1.0)]
+    assert trio.current_time() == 2.0
+
+
+async def test_brutal_kill_cancels_at_once(autojump_clock):
+    """BRUTAL_KILL: no grace period, the child is cancelled immediately, trapping or not."""
+    log: list[tuple[str, float]] = []
+    async with sv.open_supervisor(
+        children=[
+            sv.ChildSpec(
+                "b", graceful(log, "b", 2.0), shutdown=Shutdown.BRUTAL_KILL, trap_exit=True
+            )
+        ]
     ) as sup:
         await trio.sleep(1)
         await sup.terminate_child("b")

@@ -22,8 +22,12 @@ def test_child_spec_defaults_follow_otp() -> None:
     assert worker.restart is Restart.PERMANENT
     assert worker.type is ChildType.WORKER
     assert worker.shutdown == Shutdown(5.0) == 5.0
+    assert worker.trap_exit is False
     nested = ChildSpec("s", idle, type=ChildType.SUPERVISOR)
     assert nested.shutdown is Shutdown.INFINITY
+    assert nested.trap_exit is True
+    assert sv.supervisor_child_spec("n").trap_exit is True
+    assert ChildSpec("w", idle, trap_exit=True).trap_exit is True
 
 
 def test_child_spec_accepts_numbers_and_shutdown_constants() -> None:
@@ -62,6 +66,7 @@ def test_bad_shutdown_is_rejected(bad: object) -> None:
         ({"id": "a", "start": 42}, "callable"),
         ({"id": "a", "start": idle, "restart": "permanent"}, "restart"),
         ({"id": "a", "start": idle, "type": "worker"}, "type"),
+        ({"id": "a", "start": idle, "trap_exit": 1}, "trap_exit"),
     ],
 )
 def test_bad_child_spec_is_rejected(kwargs: dict[str, object], match: str) -> None:
