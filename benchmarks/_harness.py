@@ -6,10 +6,10 @@ separate process pinned to one core, every measured case in a fresh process pinn
 and the emulator's CPU share is sampled with psutil so a server-bound figure cannot pass as a
 client figure. Figures are medians of several rounds; compare ratios, not absolutes.
 
-The emulator is the project's own (:class:`hafs_actors.emulator.EmulatorCore`) served by granian
-through :class:`hafs_actors.emulator.rsgi.RSGIEmulator`, exactly as ``hafs emulate --server
+The emulator is the project's own (:class:`hafs_actors.testing.emulators.EmulatorCore`) served by granian
+through :class:`hafs_actors.testing.emulators.rsgi.RSGIEmulator`, exactly as ``hafs emulate --server
 granian`` serves it, or by the in-process trio server in a child process (``--server trio``).
-Unlike the CLI, it takes any :class:`~hafs_actors.emulator.LatencyModel` (the fan-out benchmark
+Unlike the CLI, it takes any :class:`~hafs_actors.testing.emulators.LatencyModel` (the fan-out benchmark
 needs exactly 1 s) and an initial fault plan. This module is also granian's factory target
 (``_harness:granian_app``), so it imports nothing heavy at module level.
 """
@@ -93,7 +93,7 @@ def emulator_spec(
 
 
 def _config_from_spec(spec: dict[str, Any]) -> Any:
-    from hafs_actors.emulator import EmulatorConfig, FaultPlan, LatencyModel
+    from hafs_actors.testing.emulators import EmulatorConfig, FaultPlan, LatencyModel
 
     latency = spec["latency"]
     tokens = int(spec["reply_tokens"])
@@ -108,8 +108,8 @@ def _config_from_spec(spec: dict[str, Any]) -> Any:
 
 def granian_app() -> Any:
     """granian's factory target (``--factory _harness:granian_app``): spec from the env."""
-    from hafs_actors.emulator import EmulatorCore
-    from hafs_actors.emulator.rsgi import RSGIEmulator
+    from hafs_actors.testing.emulators import EmulatorCore
+    from hafs_actors.testing.emulators.rsgi import RSGIEmulator
 
     spec = json.loads(os.environ[_SPEC_ENV])
     return RSGIEmulator(
@@ -120,7 +120,7 @@ def granian_app() -> Any:
 async def _serve_trio(spec: dict[str, Any]) -> None:
     import trio
 
-    from hafs_actors.emulator import open_emulator
+    from hafs_actors.testing.emulators import open_emulator
 
     async with open_emulator(spec["provider"], config=_config_from_spec(spec), port=0) as emu:
         print(f"PORT {emu.port}", flush=True)
@@ -190,7 +190,7 @@ class EmulatorProcess:
     @property
     def api_url(self) -> str:
         """The base URL an OpenAI client or adapter needs."""
-        from hafs_actors.emulated import emulator_base_url
+        from hafs_actors.testing import emulator_base_url
 
         return emulator_base_url(self.spec["provider"], self.base_url)
 

@@ -16,12 +16,17 @@ import logging
 from .config import HafsConfig, ProviderConfig, load_config
 from .errors import *  # noqa: F403
 from .errors import __all__ as _errors_all
-from .fanout import FanoutItem, FanoutResults
-from .orchestrator import OrchestratorStatus, UnifiedOrchestrator, open_orchestrator
-from .provider_actor import ProviderStatistics
-from .router import RouterStatistics
-from .streaming import StreamResponse
-from .tiers import DEFAULT_TIER_ROUTES, Provider, TaskTier
+from .orchestrator import (
+    FanoutItem,
+    FanoutResults,
+    OrchestratorStatus,
+    StreamResponse,
+    UnifiedOrchestrator,
+    open_orchestrator,
+)
+from .providers import ProviderStatistics
+from .routing import RouterStatistics
+from .routing.tiers import DEFAULT_TIER_ROUTES, Provider, TaskTier
 from .types import *  # noqa: F403
 from .types import __all__ as _types_all
 

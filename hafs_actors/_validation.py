@@ -1,8 +1,8 @@
 """attrs validators for configuration values, raising a :class:`ConfigError` that names the field.
 
-Shared by :mod:`hafs_actors.config` and :mod:`hafs_actors.capabilities` so that a bad value is
-reported the same way whether it came from a file, the environment or a constructor call; the
-config loader adds the file and the full key path.
+Shared by :mod:`~hafs_actors.config` and :mod:`~hafs_actors.routing.capabilities` so that a
+bad value is reported the same way whether it came from a file, the environment or a
+constructor call; the config loader adds the file and the full key path.
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ from .errormap import error_from_body, map_transport_error
 from .gemini import GeminiAdapter, GeminiStreamDecoder
 from .http import EventStream, HttpAdapter
 from .llamacpp import LlamaCppAdapter
-from .ndjson import NDJSONParser
 from .ollama import OllamaAdapter, OllamaStreamDecoder
 from .openai import OpenAIAdapter, OpenAIStreamDecoder
 from .ratelimit import parse_duration, parse_rate_limit_headers, parse_retry_after
@@ -27,8 +26,9 @@ from .registry import (
     DEFAULT_BASE_URLS,
     create_adapter,
 )
-from .sse import SSEParser, StrayBlock
-from .stream import StreamCollector, StreamDecoder
+from .wire.decoders import StreamCollector, StreamDecoder
+from .wire.ndjson import NDJSONParser
+from .wire.sse import SSEParser, StrayBlock
 
 __all__ = [
     "API_KEY_ENV",

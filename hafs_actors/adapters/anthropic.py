@@ -26,9 +26,9 @@ from ..types import (
 from .base import AdapterSettings
 from .errormap import success_body
 from .http import HttpAdapter, ResponseMeta, StreamContext
-from .sse import ServerSentEvent
-from .stream import SSEStreamDecoder, parse_tool_arguments
-from .wire import merge_extra, opt_int, opt_str, tool_function
+from .wire.decoders import SSEStreamDecoder, parse_tool_arguments
+from .wire.fields import merge_extra, opt_int, opt_str, tool_function
+from .wire.sse import ServerSentEvent
 
 __all__ = [
     "ANTHROPIC_VERSION",

@@ -47,7 +47,7 @@ from ..types import (
     Usage,
 )
 from .base import ProviderAdapter
-from .stream import StreamDecoder
+from .wire.decoders import StreamDecoder
 
 __all__ = ["CustomAdapterWrapper", "NativeAdapter", "wrap_custom_adapter"]
 

@@ -43,8 +43,8 @@ from ..types import (
 from .base import AdapterSettings
 from .errormap import error_from_body, map_transport_error, request_id_from
 from .ratelimit import RATE_LIMIT_HEADER_PREFIXES, parse_rate_limit_headers
-from .stream import StreamDecoder
-from .wire import dump_json
+from .wire.decoders import StreamDecoder
+from .wire.fields import dump_json
 
 __all__ = ["EventStream", "HttpAdapter", "ResponseMeta"]
 

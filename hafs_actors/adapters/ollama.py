@@ -33,9 +33,9 @@ from ..types import (
 from .base import AdapterSettings
 from .errormap import error_from_detail, extract_error, success_body
 from .http import EventStream, HttpAdapter, ResponseMeta
-from .ndjson import NDJSONParser
-from .stream import StreamDecoder, parse_tool_arguments
-from .wire import merge_extra, opt_int, opt_str, tool_function
+from .wire.decoders import StreamDecoder, parse_tool_arguments
+from .wire.fields import merge_extra, opt_int, opt_str, tool_function
+from .wire.ndjson import NDJSONParser
 
 __all__ = [
     "OllamaAdapter",

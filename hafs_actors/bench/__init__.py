@@ -12,7 +12,7 @@ The Python API mirrors ``hafs bench``::
 from __future__ import annotations
 
 from .compare import Comparison, MetricDelta, compare_reports
-from .emulated import EmulatorEndpoint, EmulatorProcess, emulator_process
+from .emulator_process import EmulatorEndpoint, EmulatorProcess, emulator_process
 from .errors import BenchError, BenchSpecError, ReportFormatError
 from .html import render_comparison_html, render_html
 from .load import Arrival, ClosedLoop, LoadModel, OpenLoop

@@ -12,9 +12,9 @@ from typing import Any
 import attrs
 
 from ..config import HafsConfig, load_config
-from ..emulated import open_emulated_orchestrator
 from ..orchestrator import UnifiedOrchestrator
-from ..tiers import parse_route_entry
+from ..routing.tiers import parse_route_entry
+from ..testing import open_emulated_orchestrator
 from ..types import Attempt, GenerateResult
 from . import CliError
 

@@ -47,12 +47,12 @@ from ..bench.console import (
     make_console,
     summary_table,
 )
-from ..bench.emulated import EmulatorProcess, emulator_process
+from ..bench.emulator_process import EmulatorProcess, emulator_process
 from ..bench.load import Arrival, LoadModel
 from ..bench.metrics import Slo
 from ..bench.report import report_to_dict
 from ..config.model import HafsConfig
-from ..emulator.profiles import PROVIDERS as EMULATED_PROVIDERS
+from ..testing.emulators.profiles import PROVIDERS as EMULATED_PROVIDERS
 from . import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError
 
 __all__ = ["register"]

@@ -28,7 +28,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..demo import print_report, run_demo
+    from .demo_scenario import print_report, run_demo
 
     if args.requests < 1 or args.concurrency < 1:
         raise CliError("--requests and --concurrency must be >= 1")

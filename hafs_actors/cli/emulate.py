@@ -16,11 +16,11 @@ import sys
 
 import trio
 
-from ..emulator import PROVIDERS, open_emulators
-from ..emulator.emulator import provider_env
-from ..emulator.faults import FaultPlan
-from ..emulator.launch import SPEC_ENV, LaunchSpec
 from ..errors import ConfigError
+from ..testing.emulators import PROVIDERS, open_emulators
+from ..testing.emulators.emulator import provider_env
+from ..testing.emulators.faults import FaultPlan
+from ..testing.emulators.launch import SPEC_ENV, LaunchSpec
 from . import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError
 
 __all__ = ["register"]
@@ -218,7 +218,7 @@ async def _serve_granian(names: list[str], args: argparse.Namespace, spec: Launc
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
         try:
             for name, port in zip(names, ports, strict=True):
-                command = [sys.executable, "-m", "hafs_actors.emulator.rsgi"]
+                command = [sys.executable, "-m", "hafs_actors.testing.emulators.rsgi"]
                 command += ["--provider", name, "--host", args.host, "--port", str(port)]
                 processes.append(
                     await trio.lowlevel.open_process(command, env=env, start_new_session=True)

@@ -29,9 +29,9 @@ from cattrs.errors import (
 from cattrs.gen import make_dict_structure_fn
 
 from .._validation import InvalidValue, describe, did_you_mean
-from ..capabilities import LOCAL_KINDS
 from ..errors import ConfigError
-from ..tiers import DEFAULT_TIER_ROUTES, Route, parse_route_entry
+from ..routing.capabilities import LOCAL_KINDS
+from ..routing.tiers import DEFAULT_TIER_ROUTES, Route, parse_route_entry
 from .model import (
     BASE_URL_ENV_VARS,
     DEFAULT_BASE_URLS,

@@ -27,10 +27,17 @@ from .._validation import (
     url,
 )
 from ..adapters.base import AdapterSettings
-from ..capabilities import LOCAL_KINDS, CapabilityOverride, CapabilityTable
 from ..errors import ConfigError
+from ..resilience import (
+    BreakerConfig,
+    RateLimits,
+    RetryConfig,
+    RetryPolicy,
+    WindowType,
+)
 from ..routing import ProviderState, RoutingSnapshot
-from ..tiers import (
+from ..routing.capabilities import LOCAL_KINDS, CapabilityOverride, CapabilityTable
+from ..routing.tiers import (
     BUILTIN_PROVIDERS,
     DEFAULT_EMBED_MODELS,
     DEFAULT_EMBED_ROUTE,
@@ -177,6 +184,16 @@ class Limits:
     output_tpm: int | None = attrs.field(default=None, validator=at_least(1))
     max_concurrency: int | None = attrs.field(default=None, validator=at_least(1))
 
+    def rate_limits(self) -> RateLimits:
+        """The limiter's view: the same limits, per minute."""
+        return RateLimits.per_minute(
+            rpm=self.rpm,
+            tpm=self.tpm,
+            input_tpm=self.input_tpm,
+            output_tpm=self.output_tpm,
+            concurrency=self.max_concurrency,
+        )
+
 
 @attrs.frozen
 class ProviderLimits(Limits):
@@ -231,6 +248,24 @@ class BreakerSettings:
                 f"a number >= open_duration ({self.open_duration:g})",
                 self.max_open_duration,
             )
+
+    def breaker_config(self) -> BreakerConfig:
+        """The breaker engine's parameters: a time window, as configured; off when disabled."""
+        if not self.enabled:
+            return BreakerConfig(
+                failure_rate_threshold=1.0, consecutive_failures=0, minimum_calls=10**9
+            )
+        return BreakerConfig(
+            window_type=WindowType.TIME,
+            window_size=self.window,
+            minimum_calls=self.minimum_calls,
+            failure_rate_threshold=self.failure_rate_threshold,
+            open_duration=self.open_duration,
+            max_open_duration=self.max_open_duration,
+            half_open_probes=self.half_open_max_calls,
+            slow_call_duration=self.slow_call_duration,
+            slow_call_rate_threshold=self.slow_call_rate_threshold,
+        )
 
 
 @attrs.frozen
@@ -388,6 +423,19 @@ class RetrySettings:
             raise InvalidValue(
                 "max_delay", f"a number >= base_delay ({self.base_delay:g})", self.max_delay
             )
+
+    def policy(self) -> RetryPolicy:
+        """The router's retry policy with these settings."""
+        return RetryPolicy(
+            RetryConfig(
+                max_retries=self.max_retries_per_candidate,
+                base_delay=self.base_delay,
+                max_delay=self.max_delay,
+                max_server_delay=self.max_server_delay,
+                budget_ratio=self.budget_ratio,
+                budget_min_retries_per_second=float(self.budget_min_retries),
+            )
+        )
 
 
 @attrs.frozen

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import attrs
 
 from .._validation import did_you_mean
-from ..tiers import format_route_entry
+from ..routing.tiers import format_route_entry
 
 if TYPE_CHECKING:
     from .model import HafsConfig

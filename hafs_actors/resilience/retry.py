@@ -46,11 +46,11 @@ class RetryConfig:
     #: cap of the backoff ceiling
     max_delay: float = 8.0
     #: longest server-announced delay that is waited out; longer ones move on
-    max_server_delay: float = 60.0
+    max_server_delay: float = 30.0
     #: share of requests that may be retried, per provider
     budget_ratio: float = 0.2
     #: reserve so that rarely used providers may still retry
-    budget_min_retries_per_second: float = 1.0
+    budget_min_retries_per_second: float = 3.0
     #: how long a request (deposit) or a retry (withdrawal) counts in the budget
     budget_ttl: float = 10.0
 

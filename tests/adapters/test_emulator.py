@@ -15,7 +15,7 @@ from hafs_actors.adapters import (
     StreamCollector,
     create_adapter,
 )
-from hafs_actors.emulator import (
+from hafs_actors.testing.emulators import (
     Emulator,
     EmulatorConfig,
     Fault,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hafs_actors.adapters import NDJSONParser, SSEParser, StrayBlock
-from hafs_actors.adapters.sse import ServerSentEvent, SSEFramingError
+from hafs_actors.adapters.wire.sse import ServerSentEvent, SSEFramingError
 
 
 def events(parser: SSEParser, *chunks: bytes) -> list[object]:

@@ -9,7 +9,7 @@ import signal
 import pytest
 import trio
 
-from hafs_actors.bench.emulated import emulator_process, parse_emulator_banner
+from hafs_actors.bench.emulator_process import emulator_process, parse_emulator_banner
 from hafs_actors.bench.errors import BenchError
 
 

@@ -12,7 +12,7 @@ from hafs_actors.bench import (
     run_benchmark,
 )
 from hafs_actors.config.model import HafsConfig
-from hafs_actors.emulator import EmulatorConfig, LatencyModel, open_emulators
+from hafs_actors.testing.emulators import EmulatorConfig, LatencyModel, open_emulators
 
 PLAN = LatencyModel(ttft_median=0.25, tokens_per_second=50.0)
 

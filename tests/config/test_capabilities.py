@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import pytest
 
-from hafs_actors.capabilities import (
+from hafs_actors.errors import ConfigError
+from hafs_actors.routing.capabilities import (
     DEFAULT_CAPABILITIES,
     CapabilityOverride,
     CapabilityTable,
     ModelCapabilities,
     builtin_capabilities,
     estimate_cost,
-    estimate_embed_tokens,
-    estimate_request_tokens,
-    estimate_tokens,
     usage_cost,
 )
-from hafs_actors.errors import ConfigError
+from hafs_actors.tokens import (
+    embed_batch_tokens,
+    embed_window_tokens,
+    request_tokens,
+    text_tokens,
+)
 from hafs_actors.types import EmbedRequest, GenerateRequest, Message, Usage
 
 
@@ -88,15 +91,15 @@ def test_override_validation_names_the_field() -> None:
         CapabilityOverride(input_price=-1.0)
 
 
-def test_estimate_tokens() -> None:
-    assert estimate_tokens("") == 0
-    assert estimate_tokens("abc") == 1
-    assert estimate_tokens("abcd") == 1
-    assert estimate_tokens("abcde") == 2
-    assert estimate_tokens("x" * 4000) == 1000
+def test_text_tokens() -> None:
+    assert text_tokens("") == 0
+    assert text_tokens("abc") == 1
+    assert text_tokens("abcd") == 1
+    assert text_tokens("abcde") == 2
+    assert text_tokens("x" * 4000) == 1000
 
 
-def test_estimate_request_tokens_counts_everything() -> None:
+def test_request_tokens_counts_everything() -> None:
     request = GenerateRequest(
         model="m",
         prompt="p" * 40,
@@ -104,9 +107,10 @@ def test_estimate_request_tokens_counts_everything() -> None:
         messages=(Message(role="user", content="u" * 80),),
     )
     # 100 (system) + 20 + 4 (message) + 10 + 4 (prompt as a user turn)
-    assert estimate_request_tokens(request) == 138
+    assert request_tokens(request) == 138
     batch = EmbedRequest(model="e", texts=("a" * 40, "b" * 400, ""))
-    assert estimate_embed_tokens(batch) == 100
+    assert embed_window_tokens(batch) == 100  # the window applies per input
+    assert embed_batch_tokens(batch) == sum(text_tokens(t) for t in batch.texts)
 
 
 def test_costs() -> None:

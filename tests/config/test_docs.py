@@ -8,7 +8,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from hafs_actors.capabilities import CapabilityOverride
+from hafs_actors.routing.capabilities import CapabilityOverride
 from hafs_actors.config import (
     BreakerSettings,
     CostSettings,

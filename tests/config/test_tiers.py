@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hafs_actors.tiers import (
+from hafs_actors.routing.tiers import (
     DEFAULT_EMBED_MODELS,
     DEFAULT_EMBED_ROUTE,
     DEFAULT_TIER,

@@ -35,8 +35,8 @@ from hafs_actors.config import (
     RetrySettings,
     SupervisionSettings,
 )
-from hafs_actors.emulator import Emulator, EmulatorConfig, open_emulators
-from tests._paths import SEED  # the seed document, whose examples must run as written
+from hafs_actors.testing.emulators import Emulator, EmulatorConfig, open_emulators
+from tests._paths import USAGE  # docs/usage.md, whose examples must run as written
 
 PREFIX = "[{provider}/{model}] "
 
@@ -55,9 +55,9 @@ SUPERVISION = SupervisionSettings(
 )
 
 
-def seed_blocks(language: str) -> list[str]:
-    """The seed document's fenced code blocks in ``language``, in order."""
-    text = SEED.read_text(encoding="utf-8")
+def usage_blocks(language: str) -> list[str]:
+    """docs/usage.md's fenced code blocks in ``language``, in order."""
+    text = USAGE.read_text(encoding="utf-8")
     return re.findall(rf"```{language}\n(.*?)```", text, flags=re.DOTALL)
 
 
@@ -156,7 +156,7 @@ async def assert_quiescent(orch: UnifiedOrchestrator, settle: float = 1.0) -> No
     assert leaks(orch.status()) == []
 
 
-class ScriptedAdapter(NativeAdapter):
+class CountingAdapter(NativeAdapter):
     """A native custom adapter whose behaviour a test scripts per call.
 
     ``latency`` is virtual seconds per call; ``crash_next`` makes the next calls raise a bug

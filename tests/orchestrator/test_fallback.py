@@ -11,9 +11,9 @@ from trio.testing import MockClock
 
 from hafs_actors import AllProvidersFailed, Provider, TaskTier
 from hafs_actors.config import BreakerSettings, ProviderLimits, RequestTimeouts, RetrySettings
-from hafs_actors.emulator import Fault, FaultPlan, ModelProfile
+from hafs_actors.testing.emulators import Fault, FaultPlan, ModelProfile
 from tests.orchestrator._helpers import (
-    ScriptedAdapter,
+    CountingAdapter,
     emulator_config,
     names,
     running,
@@ -97,7 +97,7 @@ async def test_fallback_when_the_rate_limit_wait_would_pass_the_deadline(
 
 
 async def test_fallback_on_a_crashed_actor(autojump_clock: MockClock) -> None:
-    adapter = ScriptedAdapter("flaky")
+    adapter = CountingAdapter("flaky")
     adapter.crash_next = 1
     async with running(["gemini"], custom={"flaky": adapter}) as (orch, _):
         chain = [("flaky", "m"), (Provider.GEMINI, "gemini-2.5-flash")]
@@ -274,7 +274,7 @@ async def test_every_failed_attempt_is_logged_once_without_key_material(
         ("gemini", "ServerError"),
         ("anthropic", "ok"),
     ]
-    failures = [r for r in caplog.records if r.name == "hafs_actors.router"]
+    failures = [r for r in caplog.records if r.name == "hafs_actors.routing"]
     assert len(failures) == 2
     for record, provider in zip(failures, ("openai", "gemini"), strict=True):
         line = record.getMessage()

@@ -19,7 +19,7 @@ from hafs_actors import (
     UnifiedOrchestrator,
 )
 from hafs_actors.adapters.custom import NativeAdapter
-from hafs_actors.emulator import Fault, FaultPlan, LatencyModel
+from hafs_actors.testing.emulators import Fault, FaultPlan, LatencyModel
 from tests.orchestrator._helpers import assert_quiescent, emulator_config, running, served_by
 
 

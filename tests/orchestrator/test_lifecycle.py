@@ -19,9 +19,9 @@ from hafs_actors import (
     UnifiedOrchestrator,
     open_orchestrator,
 )
-from hafs_actors.emulator import LatencyModel, open_emulators
+from hafs_actors.testing.emulators import LatencyModel, open_emulators
 from tests.orchestrator._helpers import (
-    ScriptedAdapter,
+    CountingAdapter,
     emulator_config,
     make_config,
     running,
@@ -104,8 +104,8 @@ def test_initialize_without_aclose_ends_with_trio_run() -> None:
 async def test_leaving_drains_within_the_grace_period_then_cancels(
     autojump_clock: MockClock,
 ) -> None:
-    quick = ScriptedAdapter("quick", latency=1.0)
-    slow = ScriptedAdapter("slow", latency=30.0)
+    quick = CountingAdapter("quick", latency=1.0)
+    slow = CountingAdapter("slow", latency=30.0)
     outcomes: dict[str, Any] = {}
 
     async def call(orch: UnifiedOrchestrator, provider: str) -> None:
@@ -164,7 +164,7 @@ async def first(orch: UnifiedOrchestrator) -> None:
 
 
 async def test_requests_arriving_during_shutdown_are_refused(autojump_clock: MockClock) -> None:
-    slow = ScriptedAdapter("slow", latency=1.0)
+    slow = CountingAdapter("slow", latency=1.0)
     refused: list[BaseException] = []
     async with running(["openai"], custom={"slow": slow}, shutdown_grace=5.0) as (orch, _):
 

@@ -41,7 +41,7 @@ from hafs_actors.config import (
     RetrySettings,
     SupervisionSettings,
 )
-from hafs_actors.emulator import Fault, FaultPlan, LatencyModel
+from hafs_actors.testing.emulators import Fault, FaultPlan, LatencyModel
 from tests.orchestrator._helpers import emulator_config, leaks, running
 
 REQUESTS = 2000
@@ -144,7 +144,7 @@ class TaskLedger(trio.abc.Instrument):
             name
             for name in self.alive.values()
             if name.startswith(("hafs_actors", "supervisors"))
-            and not name.startswith("hafs_actors.emulator")
+            and not name.startswith("hafs_actors.testing.emulators")
         ]
 
 

@@ -19,7 +19,7 @@ from hafs_actors import (
     UsageEvent,
 )
 from hafs_actors.config import RequestTimeouts
-from hafs_actors.emulator import Fault, FaultPlan, LatencyModel
+from hafs_actors.testing.emulators import Fault, FaultPlan, LatencyModel
 from tests.orchestrator._helpers import assert_quiescent, emulator_config, leaks, names, running
 
 CHAIN = [("openai", "gpt-4o"), ("gemini", "gemini-2.5-flash")]

@@ -248,16 +248,8 @@ def test_bad_config_names_the_field(field: str, value: object) -> None:
         RetryConfig(**{field: value})  # type: ignore[arg-type]
 
 
-def test_defaults_are_the_documented_ones() -> None:
-    cfg = RetryConfig()
-    assert (cfg.max_retries, cfg.base_delay, cfg.max_delay, cfg.max_server_delay) == (
-        2,
-        0.5,
-        8.0,
-        60.0,
-    )
-    assert (cfg.budget_ratio, cfg.budget_min_retries_per_second, cfg.budget_ttl) == (
-        0.2,
-        1.0,
-        10.0,
-    )
+def test_engine_defaults_are_the_configuration_defaults() -> None:
+    """One default per setting: the [retry] section's defaults are the engine's."""
+    from hafs_actors.config import RetrySettings
+
+    assert RetrySettings().policy().config == RetryConfig()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hafs_actors.emulator import EmulatorConfig, open_emulator
+from hafs_actors.testing.emulators import EmulatorConfig, open_emulator
 from hafs_actors.transport import create_http_client, transport_statistics
 
 

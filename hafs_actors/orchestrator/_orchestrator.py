@@ -1,0 +1,592 @@
+"""``UnifiedOrchestrator``: the user-facing API of the provider-system document, on actors.
+
+Structured form (preferred)::
+
+    async with UnifiedOrchestrator() as orch:
+        result = await orch.generate(prompt="...", tier=TaskTier.CODING)
+
+The seed's form works too: ``orch = UnifiedOrchestrator(); await orch.initialize()``. With no
+enclosing ``async with``, the supervision tree then runs in a trio system task that never raises;
+``await orch.aclose()`` (or the end of ``trio.run``) stops it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import attrs
+import trio
+
+import supervisors
+
+from .._groups import unwrap_single_exception
+from ..actors import actor_child_spec
+from ..adapters import wrap_custom_adapter
+from ..adapters.base import ProviderAdapter
+from ..config import HafsConfig, load_config
+from ..errors import ActorStopped, HafsError, OrchestratorClosed
+from ..providers import (
+    HealthCall,
+    ProviderCell,
+    ProviderStatistics,
+    StreamItem,
+    StreamOutcome,
+)
+from ..routing import (
+    RouteEmbed,
+    RouteGenerate,
+    Router,
+    RouterActor,
+    RouterStatistics,
+    RouteStream,
+    StreamTicket,
+)
+from ..routing.tiers import Route, name_of
+from ..types import EmbeddingResult, EmbedRequest, GenerateResult, HealthStatus
+from ._fanout import FanoutResults, open_fanout
+from ._requests import ChainLike, MessageLike, generate_request, route_spec
+from ._stream import StreamResponse
+from ._tree import adapter_factory, build_router, cell_config, provider_config, provider_state
+
+__all__ = ["OrchestratorStatus", "UnifiedOrchestrator", "open_orchestrator"]
+
+log = logging.getLogger("hafs_actors.orchestrator")
+
+_STREAM_BUFFER = 64
+
+
+@attrs.frozen
+class OrchestratorStatus:
+    """A snapshot of the whole runtime: every provider actor and the router."""
+
+    running: bool
+    providers: dict[str, ProviderStatistics]
+    router: RouterStatistics
+    configured: tuple[str, ...]
+    down: tuple[str, ...]
+    total_cost: float
+
+
+class UnifiedOrchestrator:
+    """Routes LLM requests across providers through a supervised tree of trio actors.
+
+    Args:
+        config: a :class:`~hafs_actors.config.HafsConfig`; by default it is loaded from the
+            environment and ``~/.config/hafs/config.toml`` when the orchestrator starts.
+        config_path: an explicit config file (instead of ``HAFS_CONFIG`` / the default path).
+        shutdown_grace: seconds in-flight requests may take to finish when the orchestrator
+            closes (default: ``timeouts.shutdown_grace`` of the config).
+    """
+
+    def __init__(
+        self,
+        config: HafsConfig | None = None,
+        *,
+        config_path: str | Path | None = None,
+        env: Mapping[str, str] | None = None,
+        shutdown_grace: float | None = None,
+    ) -> None:
+        self._config_arg = config
+        self._config_path = config_path
+        self._env = env
+        self._shutdown_grace = shutdown_grace
+        self._config: HafsConfig | None = config
+        self._router: Router | None = None
+        self._custom: dict[str, ProviderAdapter] = {}
+        self._pending_routes: dict[str, Route] = {}
+        self._providers_sup: supervisors.Supervisor | None = None
+        self._tree_nursery: trio.Nursery | None = None
+        self._stack: AsyncExitStack | None = None
+        self._accepting = False
+        self._started = False
+        self._stop = trio.Event()
+        self._stopped = trio.Event()
+        self._failure: BaseException | None = None
+        self._breaker_events: list[tuple[float, str, Any]] = []
+        self._supervisor_events: list[tuple[float, str, Any]] = []
+
+    # --- configuration --------------------------------------------------------------------------
+
+    @property
+    def config(self) -> HafsConfig:
+        if self._config is None:
+            self._config = load_config(self._config_path, env=self._env)
+        return self._config
+
+    def register_adapter(self, name: str, adapter: Any) -> None:
+        """Register a custom adapter under ``name`` (seed-style or native; see providers.md).
+
+        Works before and after start: a running orchestrator starts the provider's actor at
+        once, and requests routed to it wait (within their deadline) until it is ready.
+        """
+        key = name_of(name)
+        wrapped = wrap_custom_adapter(adapter, key)
+        self._custom[key] = wrapped
+        if self._router is not None and self._tree_nursery is not None:
+            cell = self._make_cell(key, _const(wrapped), custom=True)
+            # Routable at once (requests wait, within their deadline, until it is ready).
+            self._router.add_cell(cell, provider_state(self.config, cell))
+            self._tree_nursery.start_soon(self._start_cell, cell)
+
+    def set_tier_route(self, tier: Any, route: ChainLike) -> None:
+        """Replace the route of a tier: a list of ``(provider, model)`` pairs."""
+        key = name_of(tier)
+        normalized: Route = tuple((name_of(p), m) for p, m in route)
+        if self._router is not None:
+            self._router.set_tier_route(key, normalized)
+        else:
+            self._pending_routes[key] = normalized
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> UnifiedOrchestrator:
+        if self._started:
+            raise RuntimeError("this orchestrator was already started")
+        stack = AsyncExitStack()
+        nursery = await stack.enter_async_context(trio.open_nursery())
+        try:
+            await nursery.start(self._run_tree)
+        except BaseException:
+            await stack.aclose()
+            raise
+        self._stack = stack
+        return self
+
+    async def __aexit__(
+        self,
+        etype: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        self._stop.set()
+        stack, self._stack = self._stack, None
+        assert stack is not None
+        async with unwrap_single_exception():
+            return await stack.__aexit__(etype, exc, tb)
+
+    async def initialize(self) -> None:
+        """Start the runtime without ``async with`` (the seed's call sequence).
+
+        The tree runs in a trio system task that never raises; call :meth:`aclose` to stop it
+        (it also stops when ``trio.run`` ends). Calling it inside ``async with`` is a no-op.
+        """
+        if self._started:
+            return
+        started = trio.Event()
+
+        async def system_main() -> None:
+            try:
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(self._run_tree)
+                    started.set()
+            except BaseException as exc:  # the system task must never raise
+                if not isinstance(exc, trio.Cancelled):
+                    self._failure = exc
+                    log.error("orchestrator stopped by a failure: %r", exc)
+            finally:
+                started.set()
+                self._stopped.set()
+
+        trio.lowlevel.spawn_system_task(system_main, name="hafs-orchestrator")
+        await started.wait()
+        if self._failure is not None:
+            raise self._failure
+
+    async def aclose(self) -> None:
+        """Stop the runtime: drain in-flight requests within the grace period, then cancel.
+
+        Safe from any task and more than once. Inside ``async with`` it stops the tree and
+        waits for it; the block's exit (in its own task) then closes the nursery.
+        """
+        self._stop.set()
+        if self._started:
+            await self._stopped.wait()
+
+    async def _run_tree(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        self._started = True
+        config = self.config
+        router = build_router(config, self._pending_routes)
+        cells = [
+            self._make_cell(name, adapter_factory(config, p), custom=False)
+            for name, p in config.providers.items()
+            if p.configured and p.kind != "custom" and name not in self._custom
+        ]
+        self._router = router
+        for name, p in config.providers.items():
+            if not p.configured and p.kind != "custom":
+                router.add_unconfigured(name, config.provider_state(name))
+        for cell in cells:
+            router.add_cell(cell, provider_state(config, cell))
+        try:
+            async with trio.open_nursery() as nursery:
+                self._tree_nursery = nursery
+                async with supervisors.open_supervisor(
+                    strategy=supervisors.Strategy.ONE_FOR_ONE,
+                    intensity=3,
+                    period=5.0,
+                    name="root",
+                ) as root:
+                    providers = await root.start_child(
+                        supervisors.supervisor_child_spec(
+                            "providers",
+                            strategy=supervisors.Strategy.ONE_FOR_ONE,
+                            intensity=10,
+                            period=5.0,
+                        )
+                    )
+                    self._providers_sup = providers
+                    for cell in cells:
+                        await providers.start_child(cell.child_spec())
+                    for name, adapter in self._custom.items():
+                        await self._start_cell(self._make_cell(name, _const(adapter), custom=True))
+                    await root.start_child(
+                        actor_child_spec(
+                            "router",
+                            lambda: RouterActor(router),
+                            router.ref,
+                            # in-flight requests were drained (or given up) just before
+                            shutdown=supervisors.Shutdown.BRUTAL_KILL,
+                        )
+                    )
+                    self._accepting = True
+                    task_status.started()
+                    await self._stop.wait()
+                    self._accepting = False
+                    await self._drain(router)
+                nursery.cancel_scope.cancel()
+        finally:
+            self._accepting = False
+            self._tree_nursery = None
+            self._stopped.set()
+
+    async def _drain(self, router: Router) -> None:
+        grace = self._shutdown_grace
+        if grace is None:
+            grace = self.config.timeouts.shutdown_grace
+        with trio.move_on_after(grace):
+            await router.idle.wait()
+        if router.in_flight:
+            log.warning("closing with %d request(s) in flight: cancelling them", router.in_flight)
+
+    def _make_cell(
+        self, name: str, factory: Callable[[], ProviderAdapter], *, custom: bool
+    ) -> ProviderCell:
+        p = provider_config(self.config, name, custom=custom)
+        return ProviderCell(
+            cell_config(self.config, p),
+            factory,
+            on_breaker_event=self._record_breaker_event,
+            on_supervisor_event=self._record_supervisor_event,
+        )
+
+    async def _start_cell(self, cell: ProviderCell) -> None:
+        assert self._router is not None
+        assert self._providers_sup is not None
+        self._router.add_cell(cell, provider_state(self.config, cell))
+        if any(c.id == cell.name for c in self._providers_sup.which_children()):
+            await self._providers_sup.terminate_child(cell.name)
+            await self._providers_sup.delete_child(cell.name)
+        await self._providers_sup.start_child(cell.child_spec())
+
+    def _record_breaker_event(self, provider: str, event: Any) -> None:
+        self._breaker_events.append((trio.current_time(), provider, event))
+        del self._breaker_events[:-1000]
+
+    def _record_supervisor_event(self, provider: str, event: Any) -> None:
+        self._supervisor_events.append((trio.current_time(), provider, event))
+        del self._supervisor_events[:-1000]
+
+    @property
+    def breaker_events(self) -> list[tuple[float, str, Any]]:
+        """Recent breaker transitions (time, provider, event), newest last."""
+        return list(self._breaker_events)
+
+    @property
+    def supervisor_events(self) -> list[tuple[float, str, Any]]:
+        """Recent supervision events of provider actors (time, provider, event), newest last."""
+        return list(self._supervisor_events)
+
+    # --- requests -------------------------------------------------------------------------------
+
+    def _require_router(self) -> Router:
+        if self._failure is not None:
+            raise OrchestratorClosed(f"the orchestrator failed: {self._failure!r}")
+        if self._router is None or not self._accepting:
+            if not self._started:
+                raise OrchestratorClosed(
+                    "the orchestrator is not running: use `async with UnifiedOrchestrator()` "
+                    "or `await orch.initialize()` first"
+                )
+            raise OrchestratorClosed("the orchestrator is closed or shutting down")
+        return self._router
+
+    async def generate(
+        self,
+        prompt: str | None = None,
+        *,
+        tier: Any = None,
+        provider: Any = None,
+        model: str | None = None,
+        fallback_providers: ChainLike | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        system_prompt: str | None = None,
+        messages: Sequence[MessageLike] | None = None,
+        timeout: float | None = None,
+        allow_fallback: bool = True,
+        stop: Sequence[str] = (),
+        tools: Sequence[Mapping[str, Any]] = (),
+        extra: Mapping[str, Any] | None = None,
+        max_cost: float | None = None,
+    ) -> GenerateResult:
+        """Generate a completion, routed by tier, explicit provider or fallback chain.
+
+        Returns a :class:`GenerateResult` (``.content``, ``.tokens_used``, ``.attempts``,
+        ``.fallback_used``...). Raises :class:`AllProvidersFailed` listing every attempt when no
+        candidate succeeds, and :class:`OrchestratorClosed` when not running.
+        """
+        router = self._require_router()
+        request = generate_request(
+            prompt, messages, system_prompt, max_tokens, temperature, stop, tools, extra
+        )
+        spec = route_spec(
+            self.config,
+            "generate",
+            request,
+            tier=tier,
+            provider=provider,
+            model=model,
+            fallback_providers=fallback_providers,
+            allow_fallback=allow_fallback,
+            timeout=timeout,
+            max_cost=max_cost,
+        )
+        try:
+            # No timeout scope here: the router runs the chain under the request's deadline.
+            result: GenerateResult = await router.ref.ask(RouteGenerate(spec))
+        except ActorStopped as exc:
+            raise OrchestratorClosed(f"the request was not completed: {exc}") from exc
+        return result
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        prompt: str | None = None,
+        *,
+        tier: Any = None,
+        provider: Any = None,
+        model: str | None = None,
+        fallback_providers: ChainLike | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        system_prompt: str | None = None,
+        messages: Sequence[MessageLike] | None = None,
+        timeout: float | None = None,
+        allow_fallback: bool = True,
+        stop: Sequence[str] = (),
+        tools: Sequence[Mapping[str, Any]] = (),
+        extra: Mapping[str, Any] | None = None,
+        max_cost: float | None = None,
+    ) -> AsyncIterator[StreamResponse]:
+        """Stream a completion: ``async with orch.stream(...) as s: async for text in s: ...``.
+
+        Before the first token, failures fall back transparently; after it, the iteration ends
+        with :class:`StreamInterruptedError` carrying the partial text. Leaving the block early
+        cancels the request and closes the upstream connection.
+        """
+        router = self._require_router()
+        request = generate_request(
+            prompt, messages, system_prompt, max_tokens, temperature, stop, tools, extra
+        )
+        spec = route_spec(
+            self.config,
+            "stream",
+            request,
+            tier=tier,
+            provider=provider,
+            model=model,
+            fallback_providers=fallback_providers,
+            allow_fallback=allow_fallback,
+            timeout=timeout,
+            max_cost=max_cost,
+        )
+        send, receive = trio.open_memory_channel[StreamItem](_STREAM_BUFFER)
+        outcome = StreamOutcome()
+        try:
+            ticket: StreamTicket = await router.ref.call(
+                RouteStream(spec, send, outcome), timeout=self.config.timeouts.actor_call_timeout
+            )
+        except ActorStopped as exc:
+            raise OrchestratorClosed(f"the stream was not started: {exc}") from exc
+        response = StreamResponse(receive, outcome, ticket.cancel)
+        try:
+            yield response
+        finally:
+            ticket.cancel()
+            receive.close()
+
+    async def embed(
+        self,
+        text: str | Sequence[str] | None = None,
+        *,
+        texts: Sequence[str] | None = None,
+        tier: Any = None,
+        provider: Any = None,
+        model: str | None = None,
+        fallback_providers: ChainLike | None = None,
+        dimensions: int | None = None,
+        timeout: float | None = None,
+        allow_fallback: bool = True,
+    ) -> Any:
+        """Embed ``text`` (``list[float]``, as in the seed) or ``texts`` (``list[list[float]]``).
+
+        :meth:`embeddings` returns the full :class:`EmbeddingResult` with attempts and usage.
+        """
+        single = isinstance(text, str)
+        if text is None and texts is None:
+            raise ValueError("embed() needs text= or texts=")
+        items: tuple[str, ...] = (text,) if isinstance(text, str) else tuple(texts or text or ())
+        result = await self.embeddings(
+            items,
+            tier=tier,
+            provider=provider,
+            model=model,
+            fallback_providers=fallback_providers,
+            dimensions=dimensions,
+            timeout=timeout,
+            allow_fallback=allow_fallback,
+        )
+        return result.vectors[0] if single else result.vectors
+
+    async def embeddings(
+        self,
+        texts: Sequence[str],
+        *,
+        tier: Any = None,
+        provider: Any = None,
+        model: str | None = None,
+        fallback_providers: ChainLike | None = None,
+        dimensions: int | None = None,
+        timeout: float | None = None,
+        allow_fallback: bool = True,
+    ) -> EmbeddingResult:
+        """Embed several texts; vectors come back in input order, with attempts and usage."""
+        router = self._require_router()
+        if isinstance(texts, str) or not texts:
+            raise ValueError("embeddings() needs a non-empty sequence of strings")
+        request = EmbedRequest(model="", texts=tuple(texts), dimensions=dimensions)
+        spec = route_spec(
+            self.config,
+            "embed",
+            request,
+            tier=tier,
+            provider=provider,
+            model=model,
+            fallback_providers=fallback_providers,
+            allow_fallback=allow_fallback,
+            timeout=timeout,
+            max_cost=None,
+        )
+        try:
+            result: EmbeddingResult = await router.ref.ask(RouteEmbed(spec))
+        except ActorStopped as exc:
+            raise OrchestratorClosed(f"the request was not completed: {exc}") from exc
+        return result
+
+    def fanout(
+        self,
+        prompts: Iterable[Any] | AsyncIterable[Any],
+        *,
+        concurrency: int = 64,
+        ordered: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """Generate for many prompts with at most ``concurrency`` in flight.
+
+        ``async with orch.fanout(prompts, concurrency=100, tier=...) as results:`` then
+        ``async for item in results:`` gives a :class:`~hafs_actors.orchestrator.FanoutItem` per
+        prompt (its ``result`` or its typed ``error``) as each completes, or in input order
+        with ``ordered=True``. Memory stays bounded for any number of prompts. A prompt may
+        be a string or a mapping of :meth:`generate` arguments.
+        """
+
+        async def submit(item: Any) -> GenerateResult:
+            if isinstance(item, Mapping):
+                return await self.generate(**{**kwargs, **item})
+            return await self.generate(item, **kwargs)
+
+        return open_fanout(submit, prompts, concurrency=concurrency, ordered=ordered)
+
+    async def generate_many(
+        self, prompts: Iterable[Any], *, concurrency: int = 64, **kwargs: Any
+    ) -> list[GenerateResult | BaseException]:
+        """All results in input order (a typed error in place of a failed prompt)."""
+        out: list[GenerateResult | BaseException] = []
+        results: FanoutResults[Any, GenerateResult]
+        async with self.fanout(prompts, concurrency=concurrency, ordered=True, **kwargs) as results:
+            async for item in results:
+                out.append(item.result if item.error is None else item.error)  # type: ignore[arg-type]
+        return out
+
+    # --- observability --------------------------------------------------------------------------
+
+    async def health(self, *, timeout: float | None = None) -> dict[str, HealthStatus]:
+        """Ask every provider actor for its provider's health, concurrently."""
+        router = self._require_router()
+        limit = timeout if timeout is not None else self.config.timeouts.health_check_timeout
+        out: dict[str, HealthStatus] = {}
+
+        async def check(name: str, cell: ProviderCell) -> None:
+            if cell.down:
+                out[name] = HealthStatus(ok=False, detail=f"marked down: {cell.last_error}")
+                return
+            start = trio.current_time()
+            try:
+                status: HealthStatus = await cell.ref.call(
+                    HealthCall(timeout=limit), timeout=limit + 1.0
+                )
+            except HafsError as exc:
+                status = HealthStatus(ok=False, detail=f"{type(exc).__name__}: {exc}")
+            if status.latency is None:
+                status = attrs.evolve(status, latency=trio.current_time() - start)
+            out[name] = status
+
+        async with trio.open_nursery() as nursery:
+            for name, cell in router.cells.items():
+                nursery.start_soon(check, name, cell)
+        return dict(sorted(out.items()))
+
+    def status(self) -> OrchestratorStatus:
+        """A snapshot of every provider actor (mailbox, breaker, limiter, usage, cost)."""
+        router = self._router
+        if router is None:
+            raise OrchestratorClosed("the orchestrator has not been started")
+        providers = {name: cell.statistics() for name, cell in router.cells.items()}
+        return OrchestratorStatus(
+            running=self._accepting,
+            providers=providers,
+            router=router.statistics(),
+            configured=tuple(providers),
+            down=tuple(n for n, s in providers.items() if s.down),
+            total_cost=sum(s.cost for s in providers.values()),
+        )
+
+
+@asynccontextmanager
+async def open_orchestrator(
+    config: HafsConfig | None = None, **kwargs: Any
+) -> AsyncIterator[UnifiedOrchestrator]:
+    """``async with open_orchestrator(...) as orch:``, same as ``UnifiedOrchestrator(...)``."""
+    async with UnifiedOrchestrator(config, **kwargs) as orch:
+        yield orch
+
+
+def _const(adapter: ProviderAdapter) -> Callable[[], ProviderAdapter]:
+    return lambda: adapter

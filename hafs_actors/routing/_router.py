@@ -1,0 +1,511 @@
+"""The router actor: decides each request's chain and drives it.
+
+The decision is :func:`hafs_actors.routing.plan_route`, a pure function of the request and a
+routing snapshot. The chain then runs in a task of the router's own nursery (the receive loop
+never waits on a request): each attempt is a call to a provider actor; transient errors are
+retried on the same candidate with full-jitter backoff, honouring the server's delay, within a
+retry budget (the only retry layer); any other failure moves on to the next candidate. One
+overall deadline covers everything; each attempt has its own timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+import attrs
+import trio
+
+from ..actors import Actor, ActorRef, Envelope
+from ..errors import (
+    ActorStopped,
+    AllProvidersFailed,
+    CallTimeout,
+    ContextLengthError,
+    HafsError,
+    MailboxFull,
+    ProviderError,
+    ProviderTimeoutError,
+    StreamInterruptedError,
+)
+from ..providers import (
+    EmbedCall,
+    GenerateCall,
+    ProviderCell,
+    StreamCall,
+    StreamItem,
+    StreamOutcome,
+    StreamSink,
+)
+from ..resilience import CircuitState, RetryPolicy
+from ..types import Attempt, EmbeddingResult, EmbedRequest, GenerateRequest, GenerateResult
+from ._planner import Candidate, PlanCache, ProviderState, RouteRequest, RoutingSnapshot
+from .tiers import Route, RouteEntry
+
+__all__ = [
+    "RouteEmbed",
+    "RouteGenerate",
+    "RouteSpec",
+    "RouteStream",
+    "Router",
+    "RouterActor",
+    "RouterStatistics",
+    "StreamTicket",
+]
+
+log = logging.getLogger("hafs_actors.routing")
+
+R = TypeVar("R", GenerateResult, EmbeddingResult)
+
+#: Extra time a provider call may take past its attempt deadline before the caller gives up on
+#: the actor itself (the actor enforces the attempt deadline; this is only a backstop).
+_CALL_MARGIN = 1.0
+
+
+@attrs.frozen
+class RouteSpec:
+    """One request as the router receives it."""
+
+    route: RouteRequest
+    request: GenerateRequest | EmbedRequest
+    deadline: float  # trio time covering every attempt
+    attempt_timeout: float
+    ttft_timeout: float | None = None
+    idle_timeout: float | None = None
+
+
+@attrs.frozen
+class RouteGenerate:
+    spec: RouteSpec
+
+
+@attrs.frozen
+class RouteEmbed:
+    spec: RouteSpec
+
+
+@attrs.frozen
+class RouteStream:
+    spec: RouteSpec
+    send: trio.MemorySendChannel[StreamItem] = attrs.field(eq=False)
+    outcome: StreamOutcome = attrs.field(eq=False)
+
+
+@attrs.frozen
+class StreamTicket:
+    """Handed back as soon as a stream's chain task is running: cancelling it stops the chain."""
+
+    scope: trio.CancelScope = attrs.field(eq=False)
+
+    def cancel(self) -> None:
+        self.scope.cancel()
+
+
+RouterMessage = RouteGenerate | RouteEmbed | RouteStream
+
+
+@attrs.frozen
+class RouterStatistics:
+    """The router's counters; ``requests - succeeded - failed - in_flight`` were cancelled."""
+
+    requests: int
+    succeeded: int
+    failed: int
+    fallbacks: int
+    retries: int
+    in_flight: int
+    mailbox_depth: int = 0
+    mailbox_capacity: int = 0
+
+
+class Router:
+    """The router's long-lived state (survives restarts of the router actor)."""
+
+    def __init__(
+        self,
+        *,
+        tier_routes: Mapping[str, Route],
+        embed_route: Route,
+        rotation: Route = (),
+        override: RouteEntry | None = None,
+        default_provider: str | None = None,
+        default_tier: str = "fast",
+        retry_policy: RetryPolicy,
+    ) -> None:
+        self.cells: dict[str, ProviderCell] = {}
+        self.states: dict[str, ProviderState] = {}
+        self.unconfigured: dict[str, ProviderState] = {}
+        self.tier_routes = dict(tier_routes)
+        self.embed_route = embed_route
+        self.rotation = rotation
+        self.override = override
+        self.default_provider = default_provider
+        self.default_tier = default_tier
+        self.retry_policy = retry_policy
+        self.ref: ActorRef[RouterMessage, Any] = ActorRef("router", capacity=4096)
+        self._snapshot: RoutingSnapshot | None = None
+        self._plans = PlanCache()
+        self._snapshot_down: tuple[bool, ...] = ()
+        self.requests = 0
+        self.succeeded = 0
+        self.failed = 0
+        self.fallbacks = 0
+        self.retries = 0
+        self.in_flight = 0
+        self.idle = trio.Event()
+        self.idle.set()
+
+    # --- registry -----------------------------------------------------------------------------
+
+    def add_cell(self, cell: ProviderCell, state: ProviderState) -> None:
+        self.cells[cell.name] = cell
+        self.states[cell.name] = state
+        self._snapshot = None
+
+    def add_unconfigured(self, name: str, state: ProviderState) -> None:
+        """A provider the configuration names but leaves unusable: routing skips it, saying
+        "not configured" rather than "unknown provider"."""
+        self.unconfigured[name] = state
+        self._snapshot = None
+
+    def set_tier_route(self, tier: str, route: Route) -> None:
+        self.tier_routes[tier] = route
+        self._snapshot = None
+
+    def snapshot(self) -> RoutingSnapshot:
+        """The routing snapshot; rebuilt only when the registry or a provider's health changed."""
+        down = tuple(cell.down for cell in self.cells.values())
+        if self._snapshot is None or down != self._snapshot_down:
+            providers = dict(self.unconfigured)
+            providers.update(
+                (name, attrs.evolve(self.states[name], down=cell.down))
+                for name, cell in self.cells.items()
+            )
+            self._snapshot = RoutingSnapshot(
+                providers=providers,
+                tier_routes=self.tier_routes,
+                embed_route=self.embed_route,
+                rotation=self.rotation,
+                override=self.override,
+                default_provider=self.default_provider,
+                default_tier=self.default_tier,
+            )
+            self._snapshot_down = down
+        return self._snapshot
+
+    def statistics(self) -> RouterStatistics:
+        mailbox = self.ref.statistics()
+        return RouterStatistics(
+            requests=self.requests,
+            succeeded=self.succeeded,
+            failed=self.failed,
+            fallbacks=self.fallbacks,
+            retries=self.retries,
+            in_flight=self.in_flight,
+            mailbox_depth=mailbox.mailbox_depth,
+            mailbox_capacity=mailbox.mailbox_capacity,
+        )
+
+    # --- the chain ----------------------------------------------------------------------------
+
+    async def run_chain(
+        self,
+        spec: RouteSpec,
+        attempt: Callable[[ProviderCell, Candidate, float], Awaitable[R]],
+        *,
+        sink: StreamSink | None = None,
+        attempts: list[Attempt] | None = None,
+    ) -> R:
+        """Run one request's chain; ``attempts`` (the caller's list) collects every attempt."""
+        self.requests += 1
+        self.in_flight += 1
+        self.idle = self.idle if self.in_flight > 1 else trio.Event()
+        try:
+            result = await self._chain(spec, attempt, sink, [] if attempts is None else attempts)
+        except HafsError:
+            self.failed += 1
+            raise
+        else:
+            self.succeeded += 1
+            if result.fallback_used:
+                self.fallbacks += 1
+            return result
+        finally:
+            self.in_flight -= 1
+            if self.in_flight == 0:
+                self.idle.set()
+
+    async def _chain(
+        self,
+        spec: RouteSpec,
+        attempt: Callable[[ProviderCell, Candidate, float], Awaitable[R]],
+        sink: StreamSink | None,
+        attempts: list[Attempt],
+    ) -> R:
+        start = trio.current_time()
+        plan = self._plans.plan(spec.route, self.snapshot())
+        attempts.extend(plan.skipped_attempts)
+        larger_than = 0
+        for index, cand in enumerate(plan.candidates):
+            if cand.context_window <= larger_than:
+                attempts.append(
+                    Attempt(
+                        provider=cand.provider,
+                        model=cand.model,
+                        outcome="skipped",
+                        latency=0.0,
+                        error=f"context window {cand.context_window} not larger than "
+                        f"{larger_than}, which was exceeded",
+                    )
+                )
+                continue
+            cell = self.cells[cand.provider]
+            self.retry_policy.record_request(cand.provider, trio.current_time())
+            retry_no = 0
+            while True:
+                now = trio.current_time()
+                remaining = spec.deadline - now
+                if remaining <= 0:
+                    attempts.append(
+                        Attempt(
+                            provider=cand.provider,
+                            model=cand.model,
+                            outcome="DeadlineExceeded",
+                            latency=0.0,
+                            error=f"request deadline passed after {now - start:.3g}s",
+                        )
+                    )
+                    raise AllProvidersFailed(
+                        "request deadline passed before any candidate succeeded",
+                        attempts=attempts,
+                    )
+                attempt_deadline = now + min(spec.attempt_timeout, remaining)
+                try:
+                    result = await attempt(cell, cand, attempt_deadline)
+                except (ProviderError, ActorStopped, CallTimeout, MailboxFull) as exc:
+                    latency = trio.current_time() - now
+                    attempts.append(_failed(cand, exc, latency, retry_no))
+                    _log_failure(cand, exc, latency, retry_no)
+                    if sink is not None:
+                        if sink.committed:
+                            raise _interrupted(exc, sink, attempts) from exc
+                        sink.discard()
+                    if isinstance(exc, ContextLengthError):
+                        larger_than = max(larger_than, cand.context_window)
+                        break
+                    if not isinstance(exc, ProviderError):
+                        break
+                    now = trio.current_time()
+                    decision = self.retry_policy.decide(
+                        exc, retry_no, now, spec.deadline - now, provider=cand.provider
+                    )
+                    if not decision.retry or not _may_retry(cell, now + decision.delay):
+                        break
+                    self.retries += 1
+                    retry_no += 1
+                    await trio.sleep(decision.delay)
+                    continue
+                latency = trio.current_time() - now
+                attempts.append(
+                    Attempt(
+                        provider=cand.provider,
+                        model=cand.model,
+                        outcome="ok",
+                        latency=latency,
+                        retry=retry_no,
+                    )
+                )
+                return attrs.evolve(
+                    result,
+                    attempts=tuple(attempts),
+                    fallback_used=index > 0,
+                    latency=trio.current_time() - start,
+                )
+        raise AllProvidersFailed(
+            _summary(plan.candidates, attempts, spec.route),
+            attempts=attempts,
+        )
+
+
+def _summary(
+    candidates: tuple[Candidate, ...], attempts: list[Attempt], route: RouteRequest
+) -> str:
+    if not attempts:
+        tier = route.tier if route.tier is not None else "the default tier"
+        return f"no route for {tier}: set one with set_tier_route() or [routes] in the config"
+    if not candidates:
+        return "no provider can serve this request"
+    return f"all {len(candidates)} candidate(s) failed"
+
+
+def _failed(cand: Candidate, exc: BaseException, latency: float, retry_no: int) -> Attempt:
+    return Attempt(
+        provider=cand.provider,
+        model=cand.model,
+        outcome=type(exc).__name__,
+        latency=latency,
+        error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+        retry=retry_no,
+    )
+
+
+def _log_failure(cand: Candidate, exc: BaseException, latency: float, retry_no: int) -> None:
+    log.warning(
+        "attempt failed provider=%s model=%s outcome=%s retry=%d latency_ms=%.1f error=%r",
+        cand.provider,
+        cand.model,
+        type(exc).__name__,
+        retry_no,
+        latency * 1000,
+        str(exc).splitlines()[0] if str(exc) else "",
+    )
+
+
+def _interrupted(
+    exc: BaseException, sink: StreamSink, attempts: list[Attempt]
+) -> StreamInterruptedError:
+    # The partial text is exactly what reached the reader (the sink's), whatever the adapter
+    # decoded but never delivered.
+    usage = exc.usage if isinstance(exc, StreamInterruptedError) else None
+    pe = exc if isinstance(exc, ProviderError) else None
+    if isinstance(exc, StreamInterruptedError):
+        message = exc.message
+    else:
+        message = f"stream interrupted after output: {pe.message if pe else exc}"
+    return StreamInterruptedError(
+        message,
+        partial_text=sink.text,
+        usage=usage,
+        cause=exc,
+        attempts=attempts,
+        provider=pe.provider if pe else "",
+        model=pe.model if pe else "",
+        status=pe.status if pe else None,
+        request_id=pe.request_id if pe else None,
+    )
+
+
+class RouterActor(Actor[RouterMessage, Any]):
+    """One incarnation of the router: spawns a chain task per request."""
+
+    def __init__(self, router: Router) -> None:
+        super().__init__()
+        self.router = router
+
+    async def receive(self, envelope: Envelope[RouterMessage, Any]) -> None:
+        msg = envelope.message
+        if isinstance(msg, RouteGenerate | RouteEmbed):
+            # The chain runs under the request's deadline (plus a margin for the provider to
+            # answer its last attempt's timeout): the spawned task's own scope bounds it.
+            attempts: list[Attempt] = []
+            self.spawn(
+                envelope,
+                self._generate if isinstance(msg, RouteGenerate) else self._embed,
+                msg.spec,
+                attempts,
+                deadline=msg.spec.deadline + _CALL_MARGIN,
+                on_deadline=lambda: _deadline_error(attempts),
+            )
+        elif isinstance(msg, RouteStream):
+            scope = trio.CancelScope(deadline=msg.spec.deadline + _CALL_MARGIN)
+            # A caller cancelled before it holds the ticket (or while the reply is on its way)
+            # abandons the envelope, which cancels the chain through this binding.
+            envelope.bind_scope(scope)
+            self.nursery.start_soon(self._stream, msg, scope)
+            envelope.reply(StreamTicket(scope))
+
+    async def _generate(self, spec: RouteSpec, attempts: list[Attempt]) -> GenerateResult:
+        request = spec.request
+        assert isinstance(request, GenerateRequest)
+
+        async def attempt(cell: ProviderCell, cand: Candidate, deadline: float) -> GenerateResult:
+            await _ready(cell, deadline)
+            call = GenerateCall(attrs.evolve(request, model=cand.model), deadline)
+            result: GenerateResult = await cell.ref.ask(call)
+            return result
+
+        return await self.router.run_chain(spec, attempt, attempts=attempts)
+
+    async def _embed(self, spec: RouteSpec, attempts: list[Attempt]) -> EmbeddingResult:
+        request = spec.request
+        assert isinstance(request, EmbedRequest)
+
+        async def attempt(cell: ProviderCell, cand: Candidate, deadline: float) -> EmbeddingResult:
+            await _ready(cell, deadline)
+            call = EmbedCall(attrs.evolve(request, model=cand.model), deadline)
+            result: EmbeddingResult = await cell.ref.ask(call)
+            return result
+
+        return await self.router.run_chain(spec, attempt, attempts=attempts)
+
+    async def _stream(self, msg: RouteStream, scope: trio.CancelScope) -> None:
+        spec = msg.spec
+        request = spec.request
+        assert isinstance(request, GenerateRequest)
+        sink = StreamSink(msg.send)
+
+        async def attempt(cell: ProviderCell, cand: Candidate, deadline: float) -> GenerateResult:
+            await _ready(cell, deadline)
+            call = StreamCall(
+                attrs.evolve(request, model=cand.model),
+                deadline,
+                sink,
+                ttft_timeout=spec.ttft_timeout,
+                idle_timeout=spec.idle_timeout,
+            )
+            result: GenerateResult = await cell.ref.ask(call)
+            return result
+
+        attempts: list[Attempt] = []
+        async with msg.send:
+            try:
+                with scope:
+                    try:
+                        msg.outcome.result = await self.router.run_chain(
+                            spec, attempt, sink=sink, attempts=attempts
+                        )
+                    except HafsError as exc:
+                        msg.outcome.error = exc
+            finally:
+                # Cancelled by the reader (who no longer reads) or by the orchestrator's
+                # shutdown (who must not leave the reader with a silently truncated stream).
+                if msg.outcome.result is None and msg.outcome.error is None:
+                    if trio.current_time() >= scope.deadline:
+                        msg.outcome.error = _deadline_error(attempts)
+                    else:
+                        msg.outcome.error = _cancelled_error()
+
+
+def _deadline_error(attempts: list[Attempt]) -> HafsError:
+    return AllProvidersFailed("the request deadline passed", attempts=attempts)
+
+
+def _cancelled_error() -> HafsError:
+    from ..errors import OrchestratorClosed
+
+    return OrchestratorClosed("the stream was cancelled before it finished")
+
+
+def _may_retry(cell: ProviderCell, at: float) -> bool:
+    """Whether the same provider's breaker would admit a retry at trio time ``at``.
+
+    The failure being retried may just have opened the breaker: sleeping a backoff only to be
+    rejected would waste the caller's time, so the chain moves on at once instead.
+    """
+    if cell.breaker.state is CircuitState.CLOSED:
+        return True
+    wait = cell.breaker.retry_after(trio.current_time())
+    return wait is not None and trio.current_time() + wait <= at
+
+
+async def _ready(cell: ProviderCell, deadline: float) -> None:
+    """Wait (within the attempt deadline) for a provider that is still starting."""
+    if cell.ready.is_set():
+        return
+    with trio.move_on_at(deadline):
+        await cell.ready.wait()
+    if not cell.ready.is_set():
+        raise ProviderTimeoutError(
+            "provider did not finish starting in time", phase="attempt", provider=cell.name
+        )
