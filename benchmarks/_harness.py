@@ -6,11 +6,11 @@ separate process pinned to one core, every measured case in a fresh process pinn
 and the emulator's CPU share is sampled with psutil so a server-bound figure cannot pass as a
 client figure. Figures are medians of several rounds; compare ratios, not absolutes.
 
-The emulator is the project's own (:class:`hafs_actors.testing.emulators.EmulatorCore`) served by granian
-through :class:`hafs_actors.testing.emulators.rsgi.RSGIEmulator`, exactly as ``hafs emulate --server
-granian`` serves it, or by the in-process trio server in a child process (``--server trio``).
-Unlike the CLI, it takes any :class:`~hafs_actors.testing.emulators.LatencyModel` (the fan-out benchmark
-needs exactly 1 s) and an initial fault plan. This module is also granian's factory target
+The emulator is the project's own (:class:`hafs_actors.testing.emulators.EmulatorCore`)
+served by granian through :class:`hafs_actors.testing.emulators.rsgi.RSGIEmulator`, exactly as
+``hafs emulate --server granian`` serves it, or by the in-process trio server in a child process
+(``--server trio``). Unlike the CLI, it takes any
+:class:`~hafs_actors.testing.emulators.LatencyModel` (the fan-out benchmark needs exactly 1 s) and an initial fault plan. This module is also granian's factory target
 (``_harness:granian_app``), so it imports nothing heavy at module level.
 """
 

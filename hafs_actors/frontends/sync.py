@@ -93,7 +93,8 @@ def _sync_in_runtime(
             lambda: before_start.append(method(*args, **kwargs))
         ):
             return before_start[0]
-        return self._run(_now, (method, *args), kwargs)
+        result: R = self._run(_now, (method, *args), kwargs)
+        return result
 
     mirror(call, get, "Orchestrator")
     return call

@@ -15,15 +15,6 @@ from hafs_actors.adapters import (
     StreamCollector,
     create_adapter,
 )
-from hafs_actors.testing.emulators import (
-    Emulator,
-    EmulatorConfig,
-    Fault,
-    FaultPlan,
-    LatencyModel,
-    embedding_vector,
-    open_emulator,
-)
 from hafs_actors.errors import (
     AuthenticationError,
     NotFoundError,
@@ -35,6 +26,15 @@ from hafs_actors.errors import (
     RateLimitError,
     ServerError,
     StreamInterruptedError,
+)
+from hafs_actors.testing.emulators import (
+    Emulator,
+    EmulatorConfig,
+    Fault,
+    FaultPlan,
+    LatencyModel,
+    embedding_vector,
+    open_emulator,
 )
 from hafs_actors.types import (
     EmbedRequest,

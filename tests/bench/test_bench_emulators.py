@@ -10,7 +10,12 @@ import pytest
 
 from hafs_actors.bench import AdapterTarget, BenchSpec, ClosedLoop, OpenLoop, run_benchmark
 from hafs_actors.config.model import HafsConfig
-from hafs_actors.testing.emulators import EmulatorConfig, LatencyModel, default_profiles, open_emulators
+from hafs_actors.testing.emulators import (
+    EmulatorConfig,
+    LatencyModel,
+    default_profiles,
+    open_emulators,
+)
 
 PLAN = LatencyModel(ttft_median=0.25, tokens_per_second=50.0)
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import attrs
 import pytest
 
-from hafs_actors.routing.capabilities import CapabilityOverride
 from hafs_actors.config import (
     BreakerSettings,
     CostSettings,
@@ -23,6 +22,7 @@ from hafs_actors.config import (
     load_config,
 )
 from hafs_actors.config.loader import ENV_VARS
+from hafs_actors.routing.capabilities import CapabilityOverride
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 TEXT = DOC.read_text(encoding="utf-8")

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from hafs_actors.testing.emulators import EmulatorConfig, EmulatorStats, Fault, FaultPlan, open_emulators
+from hafs_actors.testing.emulators import (
+    EmulatorConfig,
+    EmulatorStats,
+    Fault,
+    FaultPlan,
+    open_emulators,
+)
 
 from ._helpers import auth_headers, chat_request, serving
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hafs_actors.testing.emulators import Fault, FaultPlan, Quota
 from hafs_actors.errors import ConfigError
+from hafs_actors.testing.emulators import Fault, FaultPlan, Quota
 
 TOML_PLAN = """
 seed = 7

@@ -9,7 +9,12 @@ import statistics
 import pytest
 import trio
 
-from hafs_actors.testing.emulators import EmulatorConfig, LatencyModel, ModelProfile, default_profiles
+from hafs_actors.testing.emulators import (
+    EmulatorConfig,
+    LatencyModel,
+    ModelProfile,
+    default_profiles,
+)
 
 from ._helpers import auth_headers, chat_request, serving
 

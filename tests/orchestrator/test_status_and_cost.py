@@ -6,8 +6,8 @@ import pytest
 from trio.testing import MockClock
 
 from hafs_actors import AllProvidersFailed, OrchestratorStatus
-from hafs_actors.routing.capabilities import CapabilityOverride
 from hafs_actors.config import CostSettings
+from hafs_actors.routing.capabilities import CapabilityOverride
 from hafs_actors.testing.emulators import Fault, FaultPlan
 from tests.orchestrator._helpers import emulator_config, running, served_by
 

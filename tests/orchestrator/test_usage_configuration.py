@@ -17,7 +17,7 @@ from trio.testing import MockClock
 
 from hafs_actors import AllProvidersFailed, UnifiedOrchestrator, load_config
 from hafs_actors.testing.emulators import Emulator, Fault, FaultPlan, open_emulators
-from tests.orchestrator._helpers import emulator_config, emulator_urls, usage_blocks, served_by
+from tests.orchestrator._helpers import emulator_config, emulator_urls, served_by, usage_blocks
 
 KEY = "emulator-key"
 (ENVIRONMENT,) = usage_blocks("bash")

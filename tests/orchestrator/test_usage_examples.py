@@ -25,7 +25,13 @@ from trio.testing import MockClock
 import hafs_actors
 from hafs_actors import GenerateResult, Provider, TaskTier, UnifiedOrchestrator
 from hafs_actors.testing.emulators import Emulator, Fault, FaultPlan, open_emulators
-from tests.orchestrator._helpers import USAGE, emulator_config, emulator_urls, served_by, usage_blocks
+from tests.orchestrator._helpers import (
+    USAGE,
+    emulator_config,
+    emulator_urls,
+    served_by,
+    usage_blocks,
+)
 
 KEY = "emulator-key"
 
@@ -95,7 +101,7 @@ class UsageWorld:
 
 @pytest.fixture
 async def usage_world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AsyncIterator[UsageWorld]:
-    """All five emulators, the documented environment variables and its config.toml, pointed at them.
+    """All five emulators, the documented environment and config.toml, pointed at them.
 
     Keys are the emulators' dummy key; ``*_BASE_URL`` and ``config.toml``'s ``base_url`` carry
     the emulators' addresses; nothing is read from the real home directory.
@@ -180,9 +186,7 @@ def test_provider_and_task_tier_are_exactly_the_documented_enums() -> None:
 
 
 def test_default_tier_routes_are_the_documented_ones() -> None:
-    doc_routes = run_snippet(TIER_ROUTES_BLOCK, TaskTier=TaskTier, Provider=Provider)[
-        "TIER_ROUTES"
-    ]
+    doc_routes = run_snippet(TIER_ROUTES_BLOCK, TaskTier=TaskTier, Provider=Provider)["TIER_ROUTES"]
     for tier, route in doc_routes.items():
         assert hafs_actors.TIER_ROUTES[tier] == tuple((str(p), m) for p, m in route)
     # the two tiers docs/usage.md leaves open have sensible routes of their own

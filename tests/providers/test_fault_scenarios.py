@@ -23,8 +23,8 @@ from hafs_actors import (
 )
 from hafs_actors.adapters.custom import NativeAdapter
 from hafs_actors.config import BreakerSettings, ProviderLimits, RequestTimeouts, RetrySettings
-from hafs_actors.testing.emulators import Fault, FaultPlan, Quota
 from hafs_actors.resilience import CircuitState
+from hafs_actors.testing.emulators import Fault, FaultPlan, Quota
 from tests.orchestrator._helpers import (
     TIMEOUTS,
     assert_quiescent,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from hafs_actors.routing.capabilities import CapabilityOverride, CapabilityTable
 from hafs_actors.routing import (
     Candidate,
     ProviderState,
@@ -15,6 +14,7 @@ from hafs_actors.routing import (
     plan_route,
     providers_with_larger_window,
 )
+from hafs_actors.routing.capabilities import CapabilityOverride, CapabilityTable
 from hafs_actors.routing.tiers import DEFAULT_MODELS, Provider, TaskTier
 
 

@@ -13,7 +13,6 @@ import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hafs_actors.routing.capabilities import CapabilityOverride, CapabilityTable, estimate_cost
 from hafs_actors.routing import (
     SKIP_REASONS,
     PlanCache,
@@ -24,6 +23,7 @@ from hafs_actors.routing import (
     plan_route,
     providers_with_larger_window,
 )
+from hafs_actors.routing.capabilities import CapabilityOverride, CapabilityTable, estimate_cost
 from hafs_actors.routing.tiers import RouteEntry
 
 NAMES = ("p0", "p1", "p2", "p3", "ghost")  # "ghost" is never in the snapshot
