@@ -10,7 +10,8 @@ The emulator is the project's own (:class:`hafs_actors.testing.emulators.Emulato
 served by granian through :class:`hafs_actors.testing.emulators.rsgi.RSGIEmulator`, exactly as
 ``hafs emulate --server granian`` serves it, or by the in-process trio server in a child process
 (``--server trio``). Unlike the CLI, it takes any
-:class:`~hafs_actors.testing.emulators.LatencyModel` (the fan-out benchmark needs exactly 1 s) and an initial fault plan. This module is also granian's factory target
+:class:`~hafs_actors.testing.emulators.LatencyModel` (the fan-out benchmark needs exactly 1 s)
+and an initial fault plan. This module is also granian's factory target
 (``_harness:granian_app``), so it imports nothing heavy at module level.
 """
 
