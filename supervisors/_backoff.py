@@ -7,6 +7,7 @@ child that keeps failing while the supervisor's intensity still bounds how many 
 from __future__ import annotations
 
 import math
+import random
 
 import attrs
 
@@ -54,12 +55,16 @@ class Backoff:
     ``random_factor`` of 0.2 adds up to 20 % (Akka's formula: the jitter may take a delay past
     ``max``). A child that ran for at least ``reset_after`` seconds (default: ``min``, as in
     Akka) before exiting starts again from n = 0.
+
+    ``rng``, when given, draws ``r`` instead of the supervisor's own generator, so a seeded run
+    (``hafs_actors.resilience.Seeds``) restarts on the same schedule every time.
     """
 
     min: float = attrs.field(default=0.5, validator=_finite_positive)
     max: float = attrs.field(default=30.0, validator=_check_max)
     random_factor: float = attrs.field(default=0.2, validator=_check_random_factor)
     reset_after: float | None = attrs.field(default=None, validator=_check_reset_after)
+    rng: random.Random | None = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def effective_reset_after(self) -> float:
@@ -67,6 +72,11 @@ class Backoff:
         return self.min if self.reset_after is None else self.reset_after
 
     def delay(self, attempt: int, rand: float = 0.0) -> float:
-        """The delay before restart number ``attempt`` (0-based), given ``rand`` in [0, 1)."""
+        """The delay before restart number ``attempt`` (0-based), given ``rand`` in [0, 1).
+
+        With ``rng`` set, ``rand`` is ignored and drawn from ``rng``.
+        """
+        if self.rng is not None:
+            rand = self.rng.random()
         base = min(self.max, self.min * 2.0 ** min(attempt, _MAX_DOUBLINGS))
         return base * (1.0 + rand * self.random_factor)

@@ -2,13 +2,15 @@
 
 * :mod:`.breaker`: the circuit breaker, a pure synchronous state machine (clock passed in);
 * :mod:`.limiter`: the rate limiter (requests, tokens, concurrency) on trio's clock;
-* :mod:`.retry`: the router's retry policy (full jitter, server delays, retry budget).
+* :mod:`.retry`: the router's retry policy (full jitter, server delays, retry budget);
+* :mod:`._seeding`: one ``random_seed`` turned into a generator per jitter source.
 
 Semantics and defaults, with their sources: ``docs/resilience.md``.
 """
 
 from __future__ import annotations
 
+from ._seeding import Seeds, derive_rng
 from .breaker import (
     BreakerConfig,
     BreakerEvent,
@@ -47,7 +49,9 @@ __all__ = [
     "RetryConfig",
     "RetryDecision",
     "RetryPolicy",
+    "Seeds",
     "TransitionReason",
     "WindowType",
     "default_is_failure",
+    "derive_rng",
 ]
