@@ -8,6 +8,7 @@ content_block_delta per token, content_block_stop, message_delta (final usage), 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from functools import partial
 from typing import Any, ClassVar
@@ -27,6 +28,7 @@ from ._base import (
     rfc3339,
     text_of,
 )
+from ._schema import Path, Problem, Spec, check_fields, obj
 
 __all__ = ["AnthropicProtocol"]
 
@@ -42,6 +44,108 @@ _ERROR_TYPES = {
     504: "timeout_error",
     529: "overloaded_error",
 }
+_STRING = Spec(("string",))
+_OBJECT = Spec(("object",))
+_UNIT = Spec(("number",), minimum=0, maximum=1)
+_TEXT_BLOCK = obj(
+    {
+        "type": Spec(("string",), required=True),
+        "text": Spec(("string",), required=True),
+        "cache_control": _OBJECT,
+        "citations": Spec(("array",)),
+    }
+)
+# The Messages body, from the official SDK's MessageCreateParams; temperature, top_p and top_k
+# are still accepted under ``anthropic-version: 2023-06-01``.
+MESSAGES_FIELDS: dict[str, Spec] = {
+    "model": Spec(("string",), required=True),
+    "messages": Spec(("array",), required=True),  # checked turn by turn
+    "max_tokens": Spec(("integer",), required=True, minimum=1),
+    "cache_control": _OBJECT,
+    "container": Spec(("string", "object")),
+    "diagnostics": _OBJECT,
+    "inference_geo": _STRING,
+    "metadata": obj({"user_id": _STRING}),
+    "output_config": _OBJECT,
+    "service_tier": Spec(("string",), choices=("auto", "standard_only")),
+    "speed": Spec(("string",), choices=("standard", "fast")),
+    "stop_sequences": Spec(("array",), items=_STRING),
+    "stream": Spec(("boolean",)),
+    "system": Spec(("string", "array"), items=_TEXT_BLOCK),
+    "temperature": _UNIT,
+    "thinking": obj({"type": Spec(("string",), required=True)}, extra=True),
+    "tool_choice": obj(
+        {
+            "type": Spec(("string",), required=True, choices=("auto", "any", "tool", "none")),
+            "name": _STRING,
+            "disable_parallel_tool_use": Spec(("boolean",)),
+        }
+    ),
+    "tools": Spec(("array",), items=_OBJECT),
+    "top_k": Spec(("integer",), minimum=0),
+    "top_p": _UNIT,
+}
+COUNT_TOKENS_FIELDS: dict[str, Spec] = {
+    name: spec
+    for name, spec in MESSAGES_FIELDS.items()
+    if name in ("model", "messages", "system", "tools", "tool_choice", "thinking", "cache_control")
+}
+MESSAGE_FIELDS: dict[str, Spec] = {
+    "role": Spec(("string",), required=True, choices=("user", "assistant")),
+    "content": Spec(("string", "array"), required=True),
+}
+# Content blocks the API knows; those with a field table are checked member by member.
+BLOCK_FIELDS: dict[str, dict[str, Spec] | None] = {
+    "text": dict(_TEXT_BLOCK.fields or {}),
+    "image": {
+        "type": _STRING,
+        "source": obj({}, required=True, extra=True),
+        "cache_control": _OBJECT,
+    },
+    "tool_use": {
+        "type": _STRING,
+        "id": Spec(("string",), required=True),
+        "name": Spec(("string",), required=True),
+        "input": Spec(("object",), required=True),
+        "cache_control": _OBJECT,
+        "caller": _OBJECT,
+        "toolset_name": _STRING,
+    },
+    "tool_result": {
+        "type": _STRING,
+        "tool_use_id": Spec(("string",), required=True),
+        "content": Spec(("string", "array")),
+        "is_error": Spec(("boolean",)),
+        "cache_control": _OBJECT,
+        "toolset_name": _STRING,
+    },
+    "thinking": {
+        "type": _STRING,
+        "thinking": Spec(("string",), required=True),
+        "signature": Spec(("string",), required=True),
+    },
+    "redacted_thinking": {"type": _STRING, "data": Spec(("string",), required=True)},
+    "document": None,
+    "search_result": None,
+    "container_upload": None,
+    "server_tool_use": None,
+    "web_search_tool_result": None,
+    "web_fetch_tool_result": None,
+    "code_execution_tool_result": None,
+    "bash_code_execution_tool_result": None,
+    "text_editor_code_execution_tool_result": None,
+    "tool_search_tool_result": None,
+}
+_TYPE_WORDS = {
+    "string": "a valid string",
+    "integer": "a valid integer",
+    "number": "a valid number",
+    "boolean": "a valid boolean",
+    "array": "a valid list",
+    "object": "a valid dictionary",
+}
+# Models from Opus 4.1 on refuse temperature and top_p together.
+_ONE_SAMPLER = re.compile(r"claude-(?:opus-4-[1-9]|sonnet-4-[5-9]|haiku-4-[5-9])(?!\d)")
 _STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
 _DELTA_HEAD = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":'
 _SSE_HEADERS = (("content-type", "text/event-stream; charset=utf-8"), ("cache-control", "no-cache"))
@@ -51,6 +155,33 @@ def error_type_for(status: int) -> str:
     if status in _ERROR_TYPES:
         return _ERROR_TYPES[status]
     return "api_error" if status >= 500 else "invalid_request_error"
+
+
+def anthropic_message(problem: Problem) -> str:
+    """The API's validation wording: ``messages.0.role: Input should be 'user' or 'assistant'``."""
+    kind, path, spec, value = problem
+    where = ".".join(str(part) for part in path)
+    if kind == "unknown":
+        return f"{where}: Extra inputs are not permitted"
+    if kind == "missing":
+        return f"{where}: Field required"
+    assert spec is not None
+    if kind == "value":
+        if path[-1] == "type" and len(path) > 1 and path[-2] != "tool_choice":
+            tags = ", ".join(f"'{c}'" for c in spec.choices or ())
+            return (
+                f"{'.'.join(str(p) for p in path[:-1])}: Input tag '{value}' found using 'type' "
+                f"does not match any of the expected tags: {tags}"
+            )
+        choices = [f"'{c}'" for c in spec.choices or ()]
+        listed = ", ".join(choices[:-1]) + f" or {choices[-1]}" if len(choices) > 1 else choices[0]
+        return f"{where}: Input should be {listed}"
+    if kind == "range":
+        assert isinstance(value, (int, float))
+        if spec.maximum is not None and value > spec.maximum:
+            return f"{where}: Input should be less than or equal to {spec.maximum:g}"
+        return f"{where}: Input should be greater than or equal to {spec.minimum:g}"
+    return f"{where}: Input should be {_TYPE_WORDS.get(spec.types[0], 'valid')}"
 
 
 class AnthropicProtocol(ProviderProtocol):
@@ -188,6 +319,107 @@ class AnthropicProtocol(ProviderProtocol):
             b'data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","te\n\n'
         )
 
+    # --- request validation -----------------------------------------------------------------
+
+    def check(self, fields: Mapping[str, Spec], body: dict[str, Any], ep: str, cat: str) -> None:
+        """Reject what the real API rejects: the body schema, content blocks, turn order."""
+        problem = check_fields(fields, body)
+        messages = body.get("messages")
+        if problem is None and isinstance(messages, list):
+            problem = self.check_turns(messages, ep, cat)
+        if problem is not None:
+            self.bad_request(ep, cat, anthropic_message(problem))
+        model = body.get("model")
+        if (
+            "temperature" in body
+            and "top_p" in body
+            and isinstance(model, str)
+            and _ONE_SAMPLER.search(model)
+        ):
+            self.bad_request(
+                ep,
+                cat,
+                "`temperature` and `top_p` cannot both be specified for this model. "
+                "Please use only one.",
+            )
+
+    def check_turns(self, messages: list[Any], ep: str, cat: str) -> Problem | None:
+        """Messages and blocks; consecutive same-role messages form one turn, as the API merges
+        them, and each turn's ``tool_result`` ids must answer the previous turn's ``tool_use``."""
+        if not messages:
+            self.bad_request(ep, cat, "messages: at least one message is required")
+        asked: list[str] = []  # tool_use ids of the previous assistant turn
+        asked_at = 0
+        open_ids: list[str] = []  # tool_use ids of the current assistant turn
+        last = len(messages) - 1
+        previous_role = None
+        for index, message in enumerate(messages):
+            path: Path = ("messages", index)
+            if not isinstance(message, Mapping):
+                return Problem("type", path, _OBJECT, message)
+            problem = check_fields(MESSAGE_FIELDS, message, path)
+            if problem is not None:
+                return problem
+            role, content = message["role"], message["content"]
+            if role != previous_role:
+                if role == "user":
+                    asked, asked_at = open_ids, index - 1
+                open_ids = []
+                previous_role = role
+            if not content and not (index == last and role == "assistant"):
+                self.bad_request(
+                    ep,
+                    cat,
+                    f"messages.{index}: all messages must have non-empty content except for "
+                    "the optional final assistant message",
+                )
+            if isinstance(content, str):
+                continue
+            answered: list[str] = []
+            for position, block in enumerate(content):
+                problem = self.check_block(block, (*path, "content", position))
+                if problem is not None:
+                    return problem
+                kind = block["type"]
+                if kind == "text" and not block["text"] and role == "user":
+                    self.bad_request(ep, cat, "messages: text content blocks must be non-empty")
+                if kind == "tool_use" and role == "assistant":
+                    open_ids.append(block["id"])
+                elif kind == "tool_result":
+                    if role != "user" or block["tool_use_id"] not in asked:
+                        self.bad_request(
+                            ep,
+                            cat,
+                            f"messages.{index}.content.{position}: unexpected `tool_use_id` found "
+                            f"in `tool_result` blocks: {block['tool_use_id']}. Each `tool_result` "
+                            "block must have a corresponding `tool_use` block in the previous "
+                            "message.",
+                        )
+                    answered.append(block["tool_use_id"])
+            missing = [i for i in asked if i not in answered] if role == "user" else []
+            if asked and role == "user" and missing:
+                self.bad_request(
+                    ep,
+                    cat,
+                    f"messages.{asked_at}: `tool_use` ids were found without `tool_result` blocks "
+                    f"immediately after: {', '.join(missing)}. Each `tool_use` block must have a "
+                    "corresponding `tool_result` block in the next message.",
+                )
+            if role == "user":
+                asked = []
+        return None
+
+    def check_block(self, block: object, path: Path) -> Problem | None:
+        if not isinstance(block, Mapping):
+            return Problem("type", path, _OBJECT, block)
+        kind = block.get("type")
+        if not isinstance(kind, str) or kind not in BLOCK_FIELDS:
+            return Problem(
+                "value", (*path, "type"), Spec(("string",), choices=tuple(BLOCK_FIELDS)), kind
+            )
+        fields = BLOCK_FIELDS[kind]
+        return None if fields is None else check_fields(fields, block, path)
+
     # --- messages -------------------------------------------------------------------------
 
     def read_request(
@@ -249,6 +481,7 @@ class AnthropicProtocol(ProviderProtocol):
         ep, cat = "messages", "generate"
         key = self.authenticate(request, ep, cat)
         body = self.parse_json(request, ep, cat)
+        self.check(MESSAGES_FIELDS, body, ep, cat)
         model = body.get("model")
         if model is None:
             self.fail(ep, cat, self.missing_model())
@@ -374,6 +607,7 @@ class AnthropicProtocol(ProviderProtocol):
         ep, cat = "messages.count_tokens", "other"
         key = self.authenticate(request, ep, cat)
         body = self.parse_json(request, ep, cat)
+        self.check(COUNT_TOKENS_FIELDS, body, ep, cat)
         model = body.get("model")
         if model is None:
             self.fail(ep, cat, self.missing_model())

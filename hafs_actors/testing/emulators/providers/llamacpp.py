@@ -162,6 +162,46 @@ class LlamaCppProtocol(OpenAIProtocol):
             self.fail(endpoint, category, self.model_not_found(name))
         return default if default is not None else ModelProfile(name=name, kind=kind)
 
+    # --- validation: llama-server reads what it knows and ignores the rest --------------------
+
+    def check_chat(self, body: dict[str, Any], ep: str) -> None:
+        """The few checks ``oaicompat_chat_params_parse`` makes; unknown or mistyped fields pass.
+
+        llama-server reads each parameter with a typed default, so an unknown field is ignored
+        and a mistyped one falls back to its default (with a log line). It rejects only these.
+        """
+        for name in ("best_of", "suffix"):
+            if name in body:
+                self.bad_request(ep, "generate", f"Unsupported param: {name}")
+        if body.get("n", 1) != 1:
+            self.bad_request(ep, "generate", "Only one completion choice is allowed")
+        response_format = body.get("response_format")
+        if isinstance(response_format, Mapping):
+            kind = response_format.get("type")
+            if kind not in ("text", "json_object", "json_schema"):
+                self.bad_request(
+                    ep,
+                    "generate",
+                    f'response_format type must be one of "text" or "json_object", but got: {kind}',
+                )
+        messages = body.get("messages")
+        if messages is None:
+            self.bad_request(ep, "generate", "'messages' is required")
+        if not isinstance(messages, list):
+            self.bad_request(ep, "generate", "Expected 'messages' to be an array")
+        for message in messages:
+            if not isinstance(message, Mapping) or "role" not in message:
+                self.bad_request(ep, "generate", "Missing 'role' in message")
+            if "content" not in message and not message.get("tool_calls"):
+                self.bad_request(
+                    ep,
+                    "generate",
+                    "Expected 'content' (ref: https://github.com/ggml-org/llama.cpp/issues/8367)",
+                )
+
+    def check_embeddings(self, body: dict[str, Any], ep: str) -> None:
+        """llama-server ignores unknown embedding fields too."""
+
     def timings(self, profile: ModelProfile, prompt_n: int, predicted_n: int) -> dict[str, Any]:
         prompt_s, gen_s = nominal_seconds(profile, prompt_n, predicted_n)
         prompt_ms, predicted_ms = prompt_s * 1000, gen_s * 1000

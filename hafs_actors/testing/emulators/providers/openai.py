@@ -11,7 +11,7 @@ import array
 import base64
 from collections.abc import Mapping
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from ..content import Generation, ToolSpec, count_tokens, embedding_vector, split_pieces
 from ..profiles import ModelProfile
@@ -29,10 +29,103 @@ from ._base import (
     retry_after_headers,
     text_of,
 )
+from ._schema import Path, Problem, Spec, check_fields, json_type, obj
 
 __all__ = ["OpenAIProtocol"]
 
 _ROLES = ("system", "developer", "user", "assistant", "tool", "function")
+_STRING = Spec(("string",))
+_BOOL = Spec(("boolean",))
+_OBJECT = Spec(("object",))
+_ARRAY = Spec(("array",))
+_CONTENT = Spec(("string", "array"), required=True)
+_PENALTY = Spec(("number",), minimum=-2, maximum=2)
+# The chat completions body, from the official SDK's CompletionCreateParams.
+CHAT_FIELDS: dict[str, Spec] = {
+    "model": Spec(("string",), required=True),
+    "messages": Spec(("array",), required=True),  # each message: MESSAGE_FIELDS by role
+    "audio": _OBJECT,
+    "frequency_penalty": _PENALTY,
+    "function_call": Spec(("string", "object")),
+    "functions": _ARRAY,
+    "logit_bias": _OBJECT,
+    "logprobs": _BOOL,
+    "max_completion_tokens": Spec(("integer",), minimum=1),
+    "max_tokens": Spec(("integer",), minimum=1),
+    "metadata": _OBJECT,
+    "modalities": Spec(("array",), items=_STRING),
+    "moderation": _OBJECT,
+    "n": Spec(("integer",), minimum=1, maximum=128),
+    "parallel_tool_calls": _BOOL,
+    "prediction": _OBJECT,
+    "presence_penalty": _PENALTY,
+    "prompt_cache_key": _STRING,
+    "prompt_cache_options": _OBJECT,
+    "prompt_cache_retention": _STRING,
+    "reasoning_effort": Spec(
+        ("string",), choices=("none", "minimal", "low", "medium", "high", "xhigh")
+    ),
+    "response_format": obj(
+        {
+            "type": Spec(
+                ("string",), required=True, choices=("text", "json_object", "json_schema")
+            ),
+            "json_schema": _OBJECT,
+        }
+    ),
+    "safety_identifier": _STRING,
+    "seed": Spec(("integer",)),
+    "service_tier": _STRING,
+    "stop": Spec(("string", "array"), max_items=4, items=_STRING),
+    "store": _BOOL,
+    "stream": _BOOL,
+    "stream_options": obj({"include_usage": _BOOL, "include_obfuscation": _BOOL}),
+    "temperature": Spec(("number",), minimum=0, maximum=2),
+    "tool_choice": Spec(("string", "object"), choices=("none", "auto", "required")),
+    "tools": Spec(("array",), items=_OBJECT),
+    "top_logprobs": Spec(("integer",), minimum=0, maximum=20),
+    "top_p": Spec(("number",), minimum=0, maximum=1),
+    "user": _STRING,
+    "verbosity": Spec(("string",), choices=("low", "medium", "high")),
+    "web_search_options": _OBJECT,
+}
+_ROLE = Spec(("string",), required=True)
+MESSAGE_FIELDS: dict[str, dict[str, Spec]] = {
+    "system": {"role": _ROLE, "content": _CONTENT, "name": _STRING},
+    "developer": {"role": _ROLE, "content": _CONTENT, "name": _STRING},
+    "user": {"role": _ROLE, "content": _CONTENT, "name": _STRING},
+    "assistant": {
+        "role": _ROLE,
+        "content": Spec(("string", "array")),
+        "name": _STRING,
+        "tool_calls": Spec(("array",), items=_OBJECT),
+        "function_call": _OBJECT,
+        "refusal": _STRING,
+        "audio": _OBJECT,
+    },
+    "tool": {"role": _ROLE, "content": _CONTENT, "tool_call_id": Spec(("string",), required=True)},
+    "function": {
+        "role": _ROLE,
+        "content": Spec(("string",)),
+        "name": Spec(("string",), required=True),
+    },
+}
+EMBEDDING_FIELDS: dict[str, Spec] = {
+    "model": Spec(("string",), required=True),
+    "input": Spec(("string", "array"), required=True),
+    "dimensions": Spec(("integer",), minimum=1),
+    "encoding_format": Spec(("string",), choices=("float", "base64")),
+    "user": _STRING,
+}
+_ARTICLE = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a decimal",
+    "boolean": "a boolean",
+    "array": "an array",
+    "object": "an object",
+    "null": "null",
+}
 _DONE = b"data: [DONE]\n\n"
 _SSE_HEADERS = (("content-type", "text/event-stream; charset=utf-8"), ("cache-control", "no-cache"))
 
@@ -205,6 +298,7 @@ class OpenAIProtocol(ProviderProtocol):
         ep, cat = "chat.completions", "generate"
         key = self.authenticate(request, ep, cat)
         body = self.parse_json(request, ep, cat)
+        self.check_chat(body, ep)
         model = body.get("model")
         messages = body.get("messages")
         if messages is None:
@@ -242,6 +336,116 @@ class OpenAIProtocol(ProviderProtocol):
             key_id=key,
             render=render,
         )
+
+    # --- request validation -----------------------------------------------------------------
+
+    def check_chat(self, body: dict[str, Any], ep: str) -> None:
+        """Reject what the real API rejects: the body schema, message shapes, tool-call order."""
+        problem = check_fields(CHAT_FIELDS, body)
+        messages = body.get("messages")
+        if problem is None and isinstance(messages, list):
+            problem = self.check_messages(messages)
+        if problem is not None:
+            self.fail(ep, "generate", self.invalid(problem))
+
+    def check_embeddings(self, body: dict[str, Any], ep: str) -> None:
+        problem = check_fields(EMBEDDING_FIELDS, body)
+        if problem is not None:
+            self.fail(ep, "embed", self.invalid(problem))
+
+    def check_messages(self, messages: list[Any]) -> Problem | None:
+        pending: list[str] = []  # tool_call ids of the last assistant turn still unanswered
+        answerable = False  # a tool message may follow: the last non-tool turn had tool_calls
+        for index, message in enumerate(messages):
+            path: Path = ("messages", index)
+            if not isinstance(message, Mapping):
+                return Problem("type", path, _OBJECT, message)
+            role = message.get("role")
+            if role not in MESSAGE_FIELDS:
+                if role is None:
+                    return Problem("missing", (*path, "role"), _ROLE, None)
+                return Problem("value", (*path, "role"), Spec(("string",), choices=_ROLES), role)
+            problem = check_fields(MESSAGE_FIELDS[role], message, path)
+            if problem is not None:
+                return problem
+            if role == "tool":
+                if not answerable:
+                    self.order_error(
+                        "Invalid parameter: messages with role 'tool' must be a response to a "
+                        "preceeding message with 'tool_calls'.",
+                        index,
+                    )
+                if message["tool_call_id"] in pending:
+                    pending.remove(message["tool_call_id"])
+                continue
+            if pending:
+                self.order_error(
+                    "An assistant message with 'tool_calls' must be followed by tool messages "
+                    "responding to each 'tool_call_id'. The following tool_call_ids did not have "
+                    "response messages: " + ", ".join(pending),
+                    index - 1,
+                )
+            calls = message.get("tool_calls") if role == "assistant" else None
+            answerable = bool(calls)
+            pending = [c["id"] for c in calls or () if isinstance(c.get("id"), str)]
+        return None
+
+    def order_error(self, message: str, index: int) -> NoReturn:
+        rendered = self.error(400, message, param=f"messages.[{index}].role")
+        self.fail("chat.completions", "generate", rendered)
+
+    def invalid(self, problem: Problem) -> Rendered:
+        """OpenAI's wording for each kind of problem, with ``param`` and ``code`` set."""
+        kind, path, spec, value = problem
+        param = openai_param(path)
+        if kind == "unknown":
+            if len(path) == 1:
+                return self.error(400, f"Unrecognized request argument supplied: {path[0]}")
+            return self.error(
+                400, f"Unknown parameter: '{param}'.", param=param, code="unknown_parameter"
+            )
+        if kind == "missing":
+            if path == ("model",):
+                return self.missing_model()
+            message = f"Missing required parameter: '{param}'."
+            return self.error(400, message, param=param, code="missing_required_parameter")
+        assert spec is not None
+        if kind == "type":
+            expected = " or ".join(_ARTICLE.get(t, t) for t in spec.types)
+            got = _ARTICLE.get(json_type(value), json_type(value))
+            message = f"Invalid type for '{param}': expected {expected}, but got {got} instead."
+            return self.error(400, message, param=param, code="invalid_type")
+        if kind == "value":
+            allowed = [f"'{c}'" for c in spec.choices or ()]
+            listed = (
+                ", ".join(allowed[:-1]) + f", and {allowed[-1]}"
+                if len(allowed) > 1
+                else "".join(allowed)
+            )
+            message = f"Invalid value: '{value}'. Supported values are: {listed}."
+            return self.error(400, message, param=param, code="invalid_value")
+        if kind == "length":
+            assert isinstance(value, list)
+            message = (
+                f"Invalid '{param}': array too long. Expected an array with maximum length "
+                f"{spec.max_items}, but got an array with length {len(value)} instead."
+            )
+            return self.error(400, message, param=param, code="array_above_max_length")
+        number = "integer" if "integer" in spec.types else "decimal"
+        above = (
+            spec.maximum is not None and isinstance(value, (int, float)) and value > spec.maximum
+        )
+        side, sign, bound = (
+            ("above maximum", "<=", spec.maximum)
+            if above
+            else ("below minimum", ">=", spec.minimum)
+        )
+        message = (
+            f"Invalid '{param}': {number} {side} value. Expected a value {sign} {bound:g}, "
+            f"but got {value} instead."
+        )
+        code = f"{number}_{side.replace(' ', '_').replace('imum', '')}_value"
+        return self.error(400, message, param=param, code=code)
 
     def read_messages(self, messages: object, ep: str) -> tuple[str, str, bool]:
         if not isinstance(messages, list) or not messages:
@@ -450,6 +654,7 @@ class OpenAIProtocol(ProviderProtocol):
         ep, cat = "embeddings", "embed"
         key = self.authenticate(request, ep, cat)
         body = self.parse_json(request, ep, cat)
+        self.check_embeddings(body, ep)
         model = body.get("model")
         if "input" not in body:
             self.bad_request(ep, cat, "Missing required parameter: 'input'.", "input")
@@ -556,6 +761,14 @@ class OpenAIProtocol(ProviderProtocol):
             self.fail(ep, cat, self.model_not_found(name))
         rendered = Rendered.json(200, self.model_object(profile))
         return Call(endpoint=ep, category=cat, model=name, key_id=key, render=lambda ctx: rendered)
+
+
+def openai_param(path: Path) -> str:
+    """``messages[0].role``: OpenAI's way of naming a nested parameter."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
 
 
 def _is_int(value: object) -> bool:

@@ -1,0 +1,123 @@
+"""Declarative request schemas: one table per endpoint, one generic checker, per-provider wording.
+
+A provider describes each endpoint's body as a mapping of field name to :class:`Spec`. The
+checker walks a body and returns the first :class:`Problem` (unknown field, missing field, wrong
+type, out of range, too long, not an allowed value) with its path. Each provider turns the
+problem into its own error message and envelope, so the rules live in one table per endpoint
+and the wording in one function per provider. Checking a typical body is a handful of dict and
+set lookups, cheap enough for the benchmark path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal, NamedTuple
+
+import attrs
+
+__all__ = ["Path", "Problem", "Spec", "check_fields", "check_value", "json_type", "obj"]
+
+Path = tuple[str | int, ...]
+ProblemKind = Literal["unknown", "missing", "type", "range", "length", "value"]
+
+# JSON types as the checker names them; "number" also admits integers.
+_TYPE_OF: dict[type, str] = {
+    str: "string",
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    list: "array",
+    dict: "object",
+    type(None): "null",
+}
+
+
+def json_type(value: object) -> str:
+    """The JSON type of a decoded value: string, boolean, integer, number, array, object, null."""
+    return _TYPE_OF.get(type(value), "object" if isinstance(value, Mapping) else "unknown")
+
+
+@attrs.frozen(slots=True)
+class Spec:
+    """One field: its JSON types and the constraints its API checks.
+
+    ``fields`` describes an object's members (``None``: any members); ``extra`` says whether
+    members outside ``fields`` are accepted, as lenient servers (Go, llama.cpp) do.
+    """
+
+    types: tuple[str, ...]
+    required: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    max_items: int | None = None
+    items: Spec | None = None
+    fields: Mapping[str, Spec] | None = None
+    extra: bool = False
+    choices: tuple[str, ...] | None = None  # allowed values when the value is a string
+    proto: str = ""  # Gemini's proto type name for "Invalid value" messages (TYPE_FLOAT, ...)
+
+
+class Problem(NamedTuple):
+    """The first thing wrong with a body; ``spec`` is the field's spec (None when unknown)."""
+
+    kind: ProblemKind
+    path: Path
+    spec: Spec | None
+    value: object
+
+
+def obj(fields: Mapping[str, Spec], *, required: bool = False, extra: bool = False) -> Spec:
+    return Spec(("object",), required=required, fields=fields, extra=extra)
+
+
+def _type_ok(types: tuple[str, ...], value: object) -> bool:
+    kind = json_type(value)
+    if kind in types or "any" in types:
+        return True
+    return kind == "integer" and "number" in types
+
+
+def check_value(spec: Spec, value: object, path: Path) -> Problem | None:
+    """Type, range, length, allowed values, then members or items, depth first."""
+    if value is None:
+        return Problem("type", path, spec, value) if spec.required else None
+    if not _type_ok(spec.types, value):
+        return Problem("type", path, spec, value)
+    if spec.choices is not None and isinstance(value, str) and value not in spec.choices:
+        return Problem("value", path, spec, value)
+    if isinstance(value, (int, float)) and (
+        (spec.minimum is not None and value < spec.minimum)
+        or (spec.maximum is not None and value > spec.maximum)
+    ):
+        return Problem("range", path, spec, value)
+    if isinstance(value, list):
+        if spec.max_items is not None and len(value) > spec.max_items:
+            return Problem("length", path, spec, value)
+        if spec.items is not None:
+            for index, item in enumerate(value):
+                problem = check_value(spec.items, item, (*path, index))
+                if problem is not None:
+                    return problem
+    elif spec.fields is not None and isinstance(value, Mapping):
+        return check_fields(spec.fields, value, path, extra=spec.extra)
+    return None
+
+
+def check_fields(
+    fields: Mapping[str, Spec], body: Mapping[str, Any], path: Path = (), *, extra: bool = False
+) -> Problem | None:
+    """Unknown members first, then missing required ones, then each member in body order."""
+    if not extra:
+        for name in body:
+            if name not in fields:
+                return Problem("unknown", (*path, name), None, body[name])
+    for name, spec in fields.items():
+        if spec.required and name not in body:
+            return Problem("missing", (*path, name), spec, None)
+    for name, value in body.items():
+        member = fields.get(name)
+        if member is not None:
+            problem = check_value(member, value, (*path, name))
+            if problem is not None:
+                return problem
+    return None
