@@ -71,10 +71,21 @@ def obj(fields: Mapping[str, Spec], *, required: bool = False, extra: bool = Fal
 
 
 def _type_ok(types: tuple[str, ...], value: object) -> bool:
+    """``numeric``: a string holding a number; ``integral``: a float with no fraction (proto3)."""
     kind = json_type(value)
     if kind in types or "any" in types:
         return True
-    return kind == "integer" and "number" in types
+    if kind == "integer":
+        return "number" in types
+    if kind == "number" and "integral" in types:
+        return float(value).is_integer()  # type: ignore[arg-type]
+    if kind == "string" and "numeric" in types:
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except ValueError:
+            return False
+        return "integral" not in types or number.is_integer()
+    return False
 
 
 def check_value(spec: Spec, value: object, path: Path) -> Problem | None:

@@ -10,6 +10,7 @@ the stream is a JSON array, as the real endpoint sends it.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -20,6 +21,7 @@ from ..content import Generation, ToolSpec, count_tokens, embedding_vector
 from ..profiles import ModelProfile
 from ..wire import HttpRequest, Rendered, json_bytes, json_pretty
 from ._base import Call, Context, ProviderProtocol, RateLimitSignal, text_of
+from ._schema import Path, Problem, Spec, check_fields
 
 __all__ = ["GeminiProtocol"]
 
@@ -38,9 +40,111 @@ _STATUS = {
     503: "UNAVAILABLE",
     504: "DEADLINE_EXCEEDED",
 }
+_MESSAGE = "type.googleapis.com/google.ai.generativelanguage.v1beta."
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def proto(**fields: Spec) -> dict[str, Spec]:
+    """A message's fields under their JSON (camelCase) and proto (snake_case) names: the API's
+    JSON parser accepts both."""
+    return {**fields, **{_snake(name): spec for name, spec in fields.items()}}
+
+
+def _message(name: str, fields: dict[str, Spec] | None = None, required: bool = False) -> Spec:
+    return Spec(("object",), required=required, fields=fields, proto=_MESSAGE + name)
+
+
+_FLOAT = Spec(("number", "numeric"), proto="TYPE_FLOAT")
+_INT32 = Spec(("integer", "integral", "numeric"), proto="TYPE_INT32")
+_STRING = Spec(("string",), proto="TYPE_STRING")
+_BOOL = Spec(("boolean",), proto="TYPE_BOOL")
+_STRINGS = Spec(("array",), items=_STRING, proto="TYPE_STRING")
+_ANY = Spec(("any",))
+PART_FIELDS = proto(
+    text=_STRING,
+    inlineData=_message("Blob"),
+    fileData=_message("FileData"),
+    functionCall=_message("FunctionCall"),
+    functionResponse=_message("FunctionResponse"),
+    executableCode=_message("ExecutableCode"),
+    codeExecutionResult=_message("CodeExecutionResult"),
+    thought=_BOOL,
+    thoughtSignature=_STRING,
+    videoMetadata=_message("VideoMetadata"),
+    mediaResolution=_ANY,
+    partMetadata=_message("Struct"),
+    toolCall=_message("ToolCall"),
+    toolResponse=_message("ToolResponse"),
+)
+CONTENT_FIELDS = proto(
+    role=_STRING,
+    parts=Spec(("array",), items=_message("Part", PART_FIELDS), proto=_MESSAGE + "Part"),
+)
+GENERATION_CONFIG_FIELDS = proto(
+    stopSequences=_STRINGS,
+    responseMimeType=_STRING,
+    responseSchema=_message("Schema"),
+    responseJsonSchema=_ANY,
+    responseModalities=Spec(("array",), items=_STRING, proto="TYPE_ENUM"),
+    candidateCount=_INT32,
+    maxOutputTokens=_INT32,
+    temperature=_FLOAT,
+    topP=_FLOAT,
+    topK=_INT32,
+    seed=_INT32,
+    presencePenalty=_FLOAT,
+    frequencyPenalty=_FLOAT,
+    responseLogprobs=_BOOL,
+    logprobs=_INT32,
+    enableEnhancedCivicAnswers=_BOOL,
+    speechConfig=_message("SpeechConfig"),
+    thinkingConfig=_message(
+        "ThinkingConfig",
+        proto(includeThoughts=_BOOL, thinkingBudget=_INT32, thinkingLevel=_STRING),
+    ),
+    imageConfig=_message("ImageConfig"),
+    mediaResolution=_STRING,
+)
+# GenerateContentRequest, as google-genai builds it for the Developer API.
+GENERATE_FIELDS = proto(
+    model=_STRING,
+    contents=Spec(("array", "object"), proto=_MESSAGE + "Content"),  # checked one by one
+    systemInstruction=_message("Content", CONTENT_FIELDS),
+    generationConfig=_message("GenerationConfig", GENERATION_CONFIG_FIELDS),
+    tools=Spec(("array",), items=_message("Tool"), proto=_MESSAGE + "Tool"),
+    toolConfig=_message("ToolConfig"),
+    safetySettings=Spec(("array",), items=_message("SafetySetting")),
+    cachedContent=_STRING,
+    serviceTier=_STRING,
+    store=_BOOL,
+    labels=_message("Struct"),
+)
+EMBED_FIELDS = proto(
+    model=_STRING,
+    content=_message("Content", CONTENT_FIELDS),
+    taskType=_STRING,
+    title=_STRING,
+    outputDimensionality=_INT32,
+)
+BATCH_EMBED_FIELDS = proto(
+    requests=Spec(("array",), items=_message("EmbedContentRequest", EMBED_FIELDS)),
+)
 _FINISH = {"stop": "STOP", "length": "MAX_TOKENS", "tool_calls": "STOP"}
 _SSE_HEADERS = (("content-type", "text/event-stream"),)
 _JSON_HEADERS = (("content-type", "application/json; charset=UTF-8"),)
+
+
+def proto_path(path: Path) -> str:
+    """``contents[0].parts[1]``, with proto (snake_case) names, as Google's errors name fields."""
+    out = ""
+    for part in path:
+        out += (
+            f"[{part}]" if isinstance(part, int) else (f".{_snake(part)}" if out else _snake(part))
+        )
+    return out
 
 
 def rpc_status(status: int) -> str:
@@ -215,6 +319,49 @@ class GeminiProtocol(ProviderProtocol):
     def malformed_event(self) -> bytes:
         return b'data: {"candidates": [{"content": {"parts": [{"text": "br\n\n'
 
+    # --- request validation -----------------------------------------------------------------
+
+    def check(self, fields: dict[str, Spec], body: dict[str, Any], ep: str, cat: str) -> None:
+        problem = check_fields(fields, body)
+        if problem is not None:
+            self.fail(ep, cat, self.invalid(problem))
+
+    def check_generate(self, body: dict[str, Any], ep: str, cat: str) -> None:
+        """The request schema, then each content: its fields and a role of user or model."""
+        self.check(GENERATE_FIELDS, body, ep, cat)
+        contents = body.get("contents")
+        for index, content in enumerate(contents if isinstance(contents, list) else [contents]):
+            if not isinstance(content, Mapping):
+                continue  # read_contents reports it
+            problem = check_fields(CONTENT_FIELDS, content, ("contents", index))
+            if problem is not None:
+                self.fail(ep, cat, self.invalid(problem))
+            if content.get("role", "user") not in ("user", "model"):
+                self.bad_request(ep, cat, "Please use a valid role: user, model.")
+
+    def invalid(self, problem: Problem) -> Rendered:
+        """Google's JSON-parser wording, with the field in a BadRequest detail."""
+        kind, path, spec, value = problem
+        field = proto_path(path)
+        if kind == "unknown":
+            where = proto_path(path[:-1])
+            at = f" at '{where}'" if where else ""
+            message = (
+                f'Invalid JSON payload received. Unknown name "{path[-1]}"{at}: Cannot find field.'
+            )
+            field = where
+        elif kind == "missing":
+            message = f"* {field}: {path[-1]} is not specified\n"
+        else:
+            assert spec is not None
+            shown = json.dumps(value, ensure_ascii=False)
+            message = f"Invalid value at '{field}' ({spec.proto or 'TYPE_STRING'}), {shown}"
+        violation = {"field": field, "description": message}
+        details = [
+            {"@type": "type.googleapis.com/google.rpc.BadRequest", "fieldViolations": [violation]}
+        ]
+        return self.error(400, message, details=details)
+
     # --- generation -----------------------------------------------------------------------
 
     def read_contents(
@@ -249,14 +396,8 @@ class GeminiProtocol(ProviderProtocol):
             assert isinstance(content, Mapping)
             text = text_of(parts)
             texts.append(text)
-            role = content.get("role", "user")
-            if role not in ("user", "model", "function"):
-                self.bad_request(
-                    ep,
-                    cat,
-                    f"Please use a valid role: user, model. (contents[{index}].role: {role!r})",
-                )
-            if role in ("user", "function"):
+            role = content.get("role", "user")  # check_generate admitted only user and model
+            if role == "user":
                 if any(isinstance(p, Mapping) and "functionResponse" in p for p in parts):
                     tool_results = True
                 elif text:
@@ -293,6 +434,7 @@ class GeminiProtocol(ProviderProtocol):
         cat = "generate"
         key = self.authenticate(request, ep, cat)
         body = self.parse_json(request, ep, cat)
+        self.check_generate(body, ep, cat)
         prompt, last_user, tool_results, tools, choice = self.read_contents(body, ep, cat)
         profile = self.model_profile(model, "chat", ep, cat)
         config = body.get("generationConfig", body.get("generation_config"))
@@ -301,7 +443,8 @@ class GeminiProtocol(ProviderProtocol):
         if isinstance(config, Mapping):
             raw = config.get("maxOutputTokens", config.get("max_output_tokens"))
             if raw is not None:
-                if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+                raw = int(float(raw))  # the schema admitted 64, 64.0 and "64"
+                if raw < 1:
                     self.bad_request(
                         ep,
                         cat,
@@ -407,6 +550,7 @@ class GeminiProtocol(ProviderProtocol):
         ep, cat = ("batchEmbedContents" if batch else "embedContent"), "embed"
         key = self.authenticate(request, ep, cat)
         body = self.parse_json(request, ep, cat)
+        self.check(BATCH_EMBED_FIELDS if batch else EMBED_FIELDS, body, ep, cat)
         entries: list[Mapping[str, Any]]
         if batch:
             requests = body.get("requests")
@@ -442,6 +586,8 @@ class GeminiProtocol(ProviderProtocol):
             )
             texts.append(self.content_text(entry.get("content"), ep, where))
             requested = entry.get("outputDimensionality", entry.get("output_dimensionality"))
+            if requested is not None:
+                requested = int(float(requested))
             dims.append(self.embedding_dims(profile, requested, ep))
         tokens = sum(max(1, count_tokens(text)) for text in texts)
         for text in texts:
