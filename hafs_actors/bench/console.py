@@ -6,16 +6,20 @@ The progress display never refreshes itself from a thread (trio only): the CLI c
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Literal
 
+import attrs
 import trio
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from .compare import Comparison, MetricDelta
-from .metrics import LATENCY_METRICS, Distribution
+from .metrics import DEFAULT_PERCENTILES, LATENCY_METRICS, Distribution, percentile_name
 from .report import BenchReport, TargetResult
 from .runner import BenchObserver
 from .samples import RequestSample
@@ -23,48 +27,121 @@ from .spec import BenchSpec
 from .svg import format_seconds
 
 __all__ = [
+    "Col",
     "ProgressDisplay",
     "comparison_tables",
-    "latency_table",
+    "failure_lines",
+    "fit_tables",
+    "latency_tables",
     "make_console",
-    "summary_table",
+    "summary_tables",
 ]
-
-_PIPE_WIDTH = 140  # tables written to a file or a pipe need not fit an 80-column terminal
 
 
 def make_console(*, stderr: bool = False) -> Console:
-    """A console for tables: the terminal's width, or a wide one when output is redirected."""
-    console = Console(stderr=stderr, highlight=False)
-    if not console.is_terminal:
-        console = Console(stderr=stderr, highlight=False, width=_PIPE_WIDTH)
-    return console
+    """A console for tables: the terminal's width (``COLUMNS``, else 80 when redirected), so
+    what a log file holds is what an 80-column terminal shows."""
+    return Console(stderr=stderr, highlight=False)
+
+
+@attrs.frozen
+class Col:
+    """A column of :func:`fit_tables`: its header and alignment. Key columns may wrap."""
+
+    header: str
+    justify: Literal["left", "right"] = "right"
+    style: str = ""
+
+
+_KEY_MAX = 28  # a key column (target names) wraps beyond this many cells
+
+
+def _cells(text: str) -> int:
+    return max((Text.from_markup(line).cell_len for line in text.split("\n")), default=0)
+
+
+def fit_tables(
+    title: str,
+    keys: Sequence[Col],
+    columns: Sequence[Col],
+    rows: Sequence[Sequence[str]],
+    width: int,
+    *,
+    sections: Sequence[bool] = (),
+) -> list[Table]:
+    """Tables that fit ``width`` cells without cutting a number: value columns are never
+    shrunk; when they do not all fit, they are split over several tables, each repeating the
+    ``keys`` columns (which alone may wrap). ``rows`` hold ``len(keys) + len(columns)`` cells
+    of rich markup (escape data first); ``sections[i]`` draws a rule after row ``i``.
+    """
+    n_keys = len(keys)
+
+    def need(i: int, cap: int | None = None) -> int:
+        col = (*keys, *columns)[i]
+        wanted = max([_cells(col.header)] + [_cells(r[i]) for r in rows])
+        return min(wanted, cap) if cap else wanted
+
+    key_widths = [need(i, _KEY_MAX) for i in range(n_keys)]
+    fixed = 1 + sum(w + 3 for w in key_widths)  # left border, then padding and a rule each
+    groups: list[list[int]] = [[]]
+    used = fixed
+    for j in range(len(columns)):
+        w = need(n_keys + j) + 3
+        if groups[-1] and used + w > width:
+            groups.append([])
+            used = fixed
+        groups[-1].append(j)
+        used += w
+    tables = []
+    for g, group in enumerate(groups):
+        suffix = f" ({g + 1}/{len(groups)})" if len(groups) > 1 else ""
+        table = Table(title=title + suffix, title_justify="left", header_style="bold")
+        for col, w in zip(keys, key_widths, strict=True):
+            table.add_column(col.header, justify=col.justify, style=col.style, max_width=w)
+        for j in group:
+            col = columns[j]
+            w = need(n_keys + j)
+            table.add_column(
+                col.header, justify=col.justify, style=col.style, no_wrap=True, min_width=w
+            )
+        for i, row in enumerate(rows):
+            table.add_row(
+                *row[:n_keys],
+                *(row[n_keys + j] for j in group),
+                end_section=bool(sections and sections[i]),
+            )
+        tables.append(table)
+    return tables
 
 
 _DASH = "\u2013"
 _SHORT = {"ttft": "TTFT", "itl": "ITL", "tpot": "TPOT", "e2e": "E2E"}
-_STATS = ("mean", "p50", "p90", "p95", "p99", "max")
+_TARGET = Col("target", "left", "bold")
 
 
 def _d(d: Distribution | None, stat: str) -> str:
-    return _DASH if d is None else format_seconds(getattr(d, stat))
+    return _DASH if d is None else format_seconds(d.stat(stat))
 
 
-def summary_table(report: BenchReport) -> Table:
-    """One row per target: outcome counts, throughput, headline latencies, goodput."""
+def _stats(report: BenchReport) -> list[str]:
+    """mean, the run's percentiles, max."""
+    chosen = report.config.get("percentiles") or DEFAULT_PERCENTILES
+    return ["mean", *(percentile_name(p) for p in chosen), "max"]
+
+
+def summary_tables(report: BenchReport, width: int) -> list[Table]:
+    """One row per target: outcome counts, vLLM's throughput figures, headline latencies and
+    goodput; split into several tables when ``width`` cells cannot hold every column."""
     has_goodput = any(t.summary.goodput is not None for t in report.targets)
-    table = Table(title="hafs bench: summary", title_justify="left", header_style="bold")
-    table.add_column("target", style="bold", no_wrap=True)
-    for name in ("ok", "failed", "dropped", "req/s", "tok/s", "TTFT p50", "TTFT p99"):
-        table.add_column(name, justify="right", no_wrap=True)
-    for name in ("E2E p50", "E2E p99"):
-        table.add_column(name, justify="right", no_wrap=True)
+    headers = ["ok", "failed", "dropped", "req/s", "out tok/s"]
+    headers += ["TTFT p50", "TTFT p99", "E2E p50", "E2E p99"]
     if has_goodput:
-        table.add_column("goodput", justify="right", no_wrap=True)
+        headers += ["goodput", "good req/s"]
+    rows = []
     for t in report.targets:
         s = t.summary
         row = [
-            t.name,
+            escape(t.name),
             str(s.ok),
             f"[red]{s.failed}[/]" if s.failed else "0",
             f"[red]{s.dropped}[/]" if s.dropped else "0",
@@ -78,29 +155,53 @@ def summary_table(report: BenchReport) -> Table:
         if has_goodput:
             g = s.goodput
             row.append(_DASH if g is None else f"{g.fraction * 100:.1f}%")
-        table.add_row(*row)
-    return table
+            row.append(_DASH if g is None else f"{g.rate:.2f}")
+        rows.append(row)
+    label = report.config.get("label")
+    title = "hafs bench: summary" + (f" ({escape(str(label))})" if label else "")
+    return fit_tables(title, [_TARGET], [Col(h) for h in headers], rows, width)
 
 
-def latency_table(report: BenchReport) -> Table:
-    """Every latency metric's mean, p50, p90, p95, p99 and max per target."""
-    table = Table(title="latency", title_justify="left", header_style="bold")
-    table.add_column("metric", no_wrap=True)
-    table.add_column("target", style="bold", no_wrap=True)
-    for stat in _STATS:
-        table.add_column(stat, justify="right", no_wrap=True)
-    table.add_column("n", justify="right", no_wrap=True)
+def failure_lines(report: BenchReport) -> list[str]:
+    """Why requests failed: per target and error type, the count and the first message (a run
+    whose every request failed otherwise shows only dashes)."""
+    lines = []
+    for t in report.targets:
+        first: dict[str, str] = {}
+        for s in t.samples:
+            if s.error_type is not None and not s.warmup:
+                first.setdefault(s.error_type, s.error or "")
+        for kind, count in t.summary.errors.items():
+            lines.append(f"{t.name}: {count} x {kind}: {first.get(kind, '')}".rstrip(": "))
+        if t.summary.dropped:
+            lines.append(f"{t.name}: {t.summary.dropped} dropped (the outstanding cap was reached)")
+    return lines
+
+
+def latency_tables(report: BenchReport, width: int) -> list[Table]:
+    """Every latency metric's mean, percentiles and max per target, fitted to ``width``."""
+    stats = _stats(report)
+    rows, sections = [], []
     for metric in LATENCY_METRICS:
         for i, t in enumerate(report.targets):
             d = t.summary.metric(metric)
-            table.add_row(
-                _SHORT[metric] if i == 0 else "",
-                t.name,
-                *(_d(d, stat) for stat in _STATS),
-                str(0 if d is None else d.count),
-                end_section=i == len(report.targets) - 1,
+            rows.append(
+                [
+                    _SHORT[metric] if i == 0 else "",
+                    escape(t.name),
+                    *(_d(d, stat) for stat in stats),
+                    str(0 if d is None else d.count),
+                ]
             )
-    return table
+            sections.append(i == len(report.targets) - 1)
+    return fit_tables(
+        "latency",
+        [Col("metric", "left"), _TARGET],
+        [Col(stat) for stat in (*stats, "n")],
+        rows,
+        width,
+        sections=sections,
+    )
 
 
 def _value(d: MetricDelta, value: float | None) -> str:
@@ -121,25 +222,34 @@ def _change(d: MetricDelta) -> str:
     return f"[{color}]{text}[/]" if color else text
 
 
-def comparison_tables(comparison: Comparison) -> list[Table]:
-    """One table per paired target: each metric in A and B, and the change (green: better)."""
+def comparison_tables(comparison: Comparison, width: int) -> list[Table]:
+    """One table per paired target: each metric in A and B, the change (green: better, red:
+    worse, plain: within the noise) and its bootstrap confidence interval."""
     tables = []
+    level = f"{comparison.confidence * 100:g}% CI"
     for pair in comparison.pairs:
-        table = Table(title=f"compare: {pair.title}", title_justify="left", header_style="bold")
-        table.add_column("metric", no_wrap=True)
-        table.add_column(comparison.a_label, justify="right", no_wrap=True)
-        table.add_column(comparison.b_label, justify="right", no_wrap=True)
-        table.add_column("change", justify="right", no_wrap=True)
         groups = [
             prefix if (prefix := d.metric.split(".")[0]) in LATENCY_METRICS else ""
             for d in pair.deltas
         ]
-        for i, d in enumerate(pair.deltas):
-            last_of_group = i + 1 < len(groups) and groups[i + 1] != groups[i]
-            table.add_row(
-                d.label, _value(d, d.a), _value(d, d.b), _change(d), end_section=last_of_group
-            )
-        tables.append(table)
+        rows = [
+            [escape(d.label), _value(d, d.a), _value(d, d.b), _change(d), d.ci_text() or _DASH]
+            for d in pair.deltas
+        ]
+        sections = [i + 1 < len(groups) and groups[i + 1] != g for i, g in enumerate(groups)]
+        tables += fit_tables(
+            f"compare: {escape(pair.title)}",
+            [Col("metric", "left")],
+            [
+                Col(escape(comparison.a_label)),
+                Col(escape(comparison.b_label)),
+                Col("change"),
+                Col(level),
+            ],
+            rows,
+            width,
+            sections=sections,
+        )
     return tables
 
 

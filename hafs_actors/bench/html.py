@@ -143,19 +143,6 @@ def _page(title: str, body: Iterable[str]) -> str:
     )
 
 
-def _metric_values(result: TargetResult, metric: LatencyMetric) -> list[float]:
-    ok = [s for s in result.samples if s.ok and not s.warmup]
-    values: list[float]
-    if metric == "itl":
-        values = [g for s in ok for g in s.itl()]
-    elif metric == "e2e":
-        values = [s.e2e for s in ok]
-    else:
-        values = [v for s in ok if (v := getattr(s, metric)) is not None]
-    values.sort()
-    return values
-
-
 def _chips(report: BenchReport) -> str:
     c = report.config
     load = c.get("load", {})
@@ -306,9 +293,7 @@ def _legend(names: Sequence[str]) -> str:
 
 
 def _distribution_section(report: BenchReport, metric: LatencyMetric) -> str:
-    series = [
-        Series(t.name, _color(i), _metric_values(t, metric)) for i, t in enumerate(report.targets)
-    ]
+    series = [Series(t.name, _color(i), t.values(metric)) for i, t in enumerate(report.targets)]
     lo, hi, _ = axis_limit(series)
     hists = "".join(
         "<figure>"
@@ -449,8 +434,8 @@ def _pair_section(pair: TargetPair, a: BenchReport, b: BenchReport, cmp: Compari
     charts = []
     for metric in LATENCY_METRICS:
         series = [
-            Series(cmp.a_label, _color(0), _metric_values(ta, metric)),
-            Series(cmp.b_label, _color(1), _metric_values(tb, metric)),
+            Series(cmp.a_label, _color(0), ta.values(metric)),
+            Series(cmp.b_label, _color(1), tb.values(metric)),
         ]
         unit = "chunks" if metric == "itl" else "requests"
         chart = cdf_chart(series, title=_SHORT[metric], width=520, height=270, unit=unit)

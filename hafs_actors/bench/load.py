@@ -63,9 +63,11 @@ class ClosedLoop:
 class OpenLoop:
     """Requests arrive at ``rate`` per second regardless of how fast they complete.
 
-    With ``ramp`` seconds the rate grows linearly from 0 to ``rate``, then stays there. At most
-    ``max_outstanding`` requests are in flight; an arrival finding the cap reached is dropped
-    (and reported), so memory stays bounded when the target cannot keep up.
+    With ``ramp`` seconds the rate grows linearly from 0 to ``rate``, then stays there. With
+    ``max_concurrency`` at most that many requests are sent at once and later arrivals queue
+    for a slot (vLLM's ``--max-concurrency``). ``max_outstanding`` bounds the requests queued
+    or in flight; an arrival finding it reached is dropped (and reported), so memory stays
+    bounded when the target cannot keep up.
     """
 
     rate: float
@@ -73,6 +75,7 @@ class OpenLoop:
     burstiness: float = 1.0
     ramp: float = 0.0
     max_outstanding: int = 1024
+    max_concurrency: int | None = None
 
     def __attrs_post_init__(self) -> None:
         _positive("rate", self.rate)
@@ -87,6 +90,12 @@ class OpenLoop:
         if isinstance(self.max_outstanding, bool) or self.max_outstanding < 1:
             raise BenchSpecError(
                 f"max_outstanding must be at least 1, got {self.max_outstanding!r}"
+            )
+        if self.max_concurrency is not None and (
+            isinstance(self.max_concurrency, bool) or self.max_concurrency < 1
+        ):
+            raise BenchSpecError(
+                f"max_concurrency must be at least 1, got {self.max_concurrency!r}"
             )
 
     def intensity(self, t: float) -> float:
@@ -124,7 +133,8 @@ class OpenLoop:
             "constant": "constant",
         }[self.arrival]
         ramp = f", ramp {self.ramp:g}s" if self.ramp else ""
-        return f"open loop, {self.rate:g} req/s {shape}{ramp}, cap {self.max_outstanding}"
+        slots = f", max concurrency {self.max_concurrency}" if self.max_concurrency else ""
+        return f"open loop, {self.rate:g} req/s {shape}{ramp}{slots}, cap {self.max_outstanding}"
 
 
 LoadModel: TypeAlias = ClosedLoop | OpenLoop

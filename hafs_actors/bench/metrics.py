@@ -18,6 +18,7 @@ import attrs
 from .samples import RequestSample
 
 __all__ = [
+    "DEFAULT_PERCENTILES",
     "LATENCY_METRICS",
     "Distribution",
     "Goodput",
@@ -35,6 +36,23 @@ LatencyMetric: TypeAlias = Literal["ttft", "itl", "tpot", "e2e"]
 LATENCY_METRICS: tuple[LatencyMetric, ...] = ("ttft", "itl", "tpot", "e2e")
 SloMetric: TypeAlias = Literal["ttft", "tpot", "e2e"]
 _SLO_METRICS: tuple[SloMetric, ...] = ("ttft", "tpot", "e2e")
+DEFAULT_PERCENTILES: tuple[float, ...] = (50.0, 90.0, 95.0, 99.0)
+
+
+def percentile_name(p: float) -> str:
+    """``p50``, ``p99.9``: the key of a percentile in tables and JSON."""
+    return f"p{p:g}"
+
+
+def parse_percentiles(text: str) -> tuple[float, ...]:
+    """``50,90,99,99.9`` as numbers within 0..100 (``ValueError`` otherwise)."""
+    try:
+        values = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ValueError(f"not a list of percentiles: {text!r} (e.g. 50,90,99,99.9)") from None
+    if not values or not all(0 <= v <= 100 for v in values):
+        raise ValueError(f"percentiles must be within 0..100: {text!r}")
+    return tuple(sorted(set(values)))
 
 
 def percentile(sorted_values: Sequence[float], p: float) -> float:
@@ -53,7 +71,8 @@ def percentile(sorted_values: Sequence[float], p: float) -> float:
 
 @attrs.frozen
 class Distribution:
-    """Summary statistics of one latency metric (seconds). ``std`` is the population std."""
+    """Summary statistics of one latency metric (seconds). ``std`` is the population std;
+    ``percentiles`` holds the run's requested percentiles by name (``p99.9``)."""
 
     count: int
     mean: float
@@ -64,9 +83,19 @@ class Distribution:
     p95: float
     p99: float
     max: float
+    percentiles: dict[str, float] = attrs.field(factory=dict)
+
+    def stat(self, name: str) -> float:
+        """A statistic by name: ``mean``, ``max``, ``p50`` or any requested percentile."""
+        if name in self.percentiles:
+            return self.percentiles[name]
+        value: float = getattr(self, name)
+        return value
 
     @classmethod
-    def of(cls, values: Iterable[float]) -> Distribution | None:
+    def of(
+        cls, values: Iterable[float], percentiles: Sequence[float] = DEFAULT_PERCENTILES
+    ) -> Distribution | None:
         """Statistics of ``values``; ``None`` when there are none (unknown is not zero)."""
         ordered = sorted(values)
         n = len(ordered)
@@ -84,6 +113,7 @@ class Distribution:
             p95=percentile(ordered, 95),
             p99=percentile(ordered, 99),
             max=ordered[-1],
+            percentiles={percentile_name(p): percentile(ordered, p) for p in percentiles},
         )
 
 
@@ -199,6 +229,7 @@ def summarize(
     slos: Sequence[Slo] = (),
     dropped: int = 0,
     late_threshold: float = 0.01,
+    percentiles: Sequence[float] = DEFAULT_PERCENTILES,
 ) -> TargetSummary:
     """Summarize one target's samples; warm-up samples are counted but excluded from metrics.
 
@@ -230,7 +261,7 @@ def summarize(
         late=sum(
             1
             for s in measured
-            if s.scheduled is not None and s.start - s.scheduled > late_threshold
+            if s.scheduled is not None and s.start - s.queued - s.scheduled > late_threshold
         ),
         warmup_requests=len(samples) - len(measured),
         duration=duration,
@@ -238,9 +269,41 @@ def summarize(
         output_tokens=output_tokens,
         output_token_rate=output_tokens / duration if duration > 0 else 0.0,
         tokens_estimated=sum(1 for s in ok if s.tokens_source == "chunks"),
-        ttft=Distribution.of(s.ttft for s in ok if s.ttft is not None),
-        itl=Distribution.of(itl_values),
-        tpot=Distribution.of(s.tpot for s in ok if s.tpot is not None),
-        e2e=Distribution.of(s.e2e for s in ok),
+        ttft=Distribution.of((s.ttft for s in ok if s.ttft is not None), percentiles),
+        itl=Distribution.of(itl_values, percentiles),
+        tpot=Distribution.of((s.tpot for s in ok if s.tpot is not None), percentiles),
+        e2e=Distribution.of((s.e2e for s in ok), percentiles),
         goodput=goodput,
     )
+
+
+_VLLM_METRICS: dict[LatencyMetric, str] = {
+    "ttft": "ttft",
+    "tpot": "tpot",
+    "itl": "itl",
+    "e2e": "e2el",
+}
+
+
+def vllm_metrics(
+    summary: TargetSummary, percentiles: Sequence[float] = DEFAULT_PERCENTILES
+) -> dict[str, float | None]:
+    """The summary under the names vLLM's ``bench serve`` gives its results
+    (``request_throughput``, ``output_throughput``, ``request_goodput``, ``p99_ttft_ms``...),
+    so a figure can be set beside one of vLLM's without a translation table."""
+    out: dict[str, float | None] = {
+        "completed": summary.ok,
+        "request_throughput": summary.request_rate,
+        "output_throughput": summary.output_token_rate,
+        "total_output_tokens": summary.output_tokens,
+        "request_goodput": None if summary.goodput is None else summary.goodput.rate,
+    }
+    for metric, name in _VLLM_METRICS.items():
+        d = summary.metric(metric)
+        out[f"mean_{name}_ms"] = None if d is None else d.mean * 1000
+        out[f"median_{name}_ms"] = None if d is None else d.p50 * 1000
+        out[f"std_{name}_ms"] = None if d is None else d.std * 1000
+        for p in percentiles:
+            key = percentile_name(p)
+            out[f"{key}_{name}_ms"] = None if d is None else d.stat(key) * 1000
+    return out

@@ -21,7 +21,7 @@ import attrs
 import cattrs
 
 from .errors import ReportFormatError
-from .metrics import TargetSummary
+from .metrics import DEFAULT_PERCENTILES, LatencyMetric, TargetSummary, vllm_metrics
 from .samples import RequestSample
 
 __all__ = [
@@ -52,6 +52,19 @@ class TargetResult:
     samples: tuple[RequestSample, ...]
     window_start: float = 0.0
     drain_timed_out: bool = False
+
+    def values(self, metric: LatencyMetric) -> list[float]:
+        """Every measured value of ``metric`` (successful, non-warm-up requests), sorted."""
+        ok = [s for s in self.samples if s.ok and not s.warmup]
+        values: list[float]
+        if metric == "itl":
+            values = [g for s in ok for g in s.itl()]
+        elif metric == "e2e":
+            values = [s.e2e for s in ok]
+        else:
+            values = [v for s in ok if (v := getattr(s, metric)) is not None]
+        values.sort()
+        return values
 
 
 @attrs.frozen
@@ -138,7 +151,7 @@ def utc_now_iso() -> str:
 
 
 def _round_sample(data: dict[str, Any]) -> dict[str, Any]:
-    for key in ("start", "e2e", "scheduled"):
+    for key in ("start", "e2e", "scheduled", "queued"):
         value = data.get(key)
         if isinstance(value, float):
             data[key] = round(value, _SAMPLE_DIGITS)
@@ -160,6 +173,9 @@ def report_to_dict(report: BenchReport) -> dict[str, Any]:
                 "window_start": t.window_start,
                 "drain_timed_out": t.drain_timed_out,
                 "summary": _converter.unstructure(t.summary),
+                "vllm": vllm_metrics(
+                    t.summary, report.config.get("percentiles") or DEFAULT_PERCENTILES
+                ),
                 "samples": [_round_sample(_converter.unstructure(s)) for s in t.samples],
             }
             for t in report.targets

@@ -2,8 +2,9 @@
 
 Every request runs as a task in one nursery per target, so nothing outlives the run and
 cancelling the caller cancels every request in flight. Closed loop: one task per worker.
-Open loop: one task per arrival, admitted by a :class:`trio.CapacityLimiter` without waiting;
-an arrival that finds the cap reached is dropped and counted. Times come from
+Open loop: one task per arrival, admitted by a :class:`trio.CapacityLimiter` without waiting
+(an arrival that finds the cap reached is dropped and counted), then, with
+``max_concurrency``, queued for a sending slot as vLLM does. Times come from
 ``trio.current_time()`` only, so the whole harness runs under ``MockClock`` in tests.
 """
 
@@ -17,9 +18,9 @@ import trio
 
 from .._groups import unwrap_single_exception
 from ..errors import redact
+from .datasets import BenchRequest
 from .load import ClosedLoop, OpenLoop
 from .metrics import summarize
-from .prompts import synthetic_prompt
 from .report import BenchReport, TargetResult, collect_environment, utc_now_iso
 from .samples import RequestSample, RequestTrace, TokensSource
 from .spec import BenchSpec
@@ -76,6 +77,7 @@ class _TargetRun:
         self.finished_issuing = False
         self.stopped = trio.Event()
         self.nursery: trio.Nursery | None = None
+        self.dataset = spec.requests_source
 
     # --- admission ---------------------------------------------------------------------------
 
@@ -113,27 +115,31 @@ class _TargetRun:
 
     # --- one request ---------------------------------------------------------------------------
 
-    async def request(self, index: int, warmup: bool, scheduled: float | None) -> None:
+    async def request(
+        self, index: int, warmup: bool, scheduled: float | None, queued: float = 0.0
+    ) -> None:
         spec = self.spec
-        prompt = synthetic_prompt(spec.prompt_tokens, seed=spec.seed, index=index)
+        ask = self.dataset.request(index, spec.seed)
         trace = RequestTrace()
         start = trio.current_time()
         error: BaseException | None = None
         try:
-            await self.target.send(prompt, spec.max_tokens, trace)
+            await self.target.send(ask.prompt, ask.max_tokens, trace)
         except trio.Cancelled:
-            self._record(index, warmup, scheduled, start, trace, None, cancelled=True)
+            self._record(index, warmup, scheduled, queued, start, ask, trace, None, cancelled=True)
             raise
         except Exception as exc:
             error = _leaf(exc)
-        self._record(index, warmup, scheduled, start, trace, error)
+        self._record(index, warmup, scheduled, queued, start, ask, trace, error)
 
     def _record(
         self,
         index: int,
         warmup: bool,
         scheduled: float | None,
+        queued: float,
         start: float,
+        ask: BenchRequest,
         trace: RequestTrace,
         error: BaseException | None,
         *,
@@ -158,9 +164,12 @@ class _TargetRun:
             e2e=end - start,
             chunks=chunks,
             scheduled=scheduled,
+            queued=queued,
             output_tokens=tokens,
-            input_tokens=trace.input_tokens,
+            input_tokens=ask.input_tokens if trace.input_tokens is None else trace.input_tokens,
+            max_tokens=ask.max_tokens,
             tokens_source=source,
+            input_source="estimate" if trace.input_tokens is None else "usage",
             error_type=error_type,
             error=error_text,
             provider=trace.provider,
@@ -196,6 +205,7 @@ class _TargetRun:
             slos=self.spec.slos,
             dropped=self.dropped,
             late_threshold=self.spec.late_threshold,
+            percentiles=self.spec.percentiles,
         )
         result = TargetResult(
             name=self.target.name,
@@ -221,6 +231,7 @@ class _TargetRun:
 
     async def _arrivals(self, load: OpenLoop, nursery: trio.Nursery) -> None:
         limiter = trio.CapacityLimiter(load.max_outstanding)
+        slots = trio.CapacityLimiter(load.max_concurrency or load.max_outstanding)
         rng = random.Random(self.spec.seed)
         for offset in load.arrival_times(rng):
             index = self.issued
@@ -235,13 +246,20 @@ class _TargetRun:
                     self.dropped += 1
                 self.observer.requests_dropped(self.target.name, 1)
                 continue
-            nursery.start_soon(self._admitted, limiter, index, warmup, offset)
+            nursery.start_soon(self._admitted, limiter, slots, index, warmup, offset)
 
     async def _admitted(
-        self, limiter: trio.CapacityLimiter, index: int, warmup: bool, offset: float
+        self,
+        limiter: trio.CapacityLimiter,
+        slots: trio.CapacityLimiter,
+        index: int,
+        warmup: bool,
+        offset: float,
     ) -> None:
         try:
-            await self.request(index, warmup, offset)
+            arrived = trio.current_time()
+            async with slots:
+                await self.request(index, warmup, offset, trio.current_time() - arrived)
         finally:
             limiter.release_on_behalf_of(index)
 

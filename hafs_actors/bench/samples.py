@@ -13,6 +13,7 @@ import attrs
 __all__ = ["RequestSample", "RequestTrace", "TokensSource"]
 
 TokensSource: TypeAlias = Literal["usage", "chunks"]
+InputSource: TypeAlias = Literal["usage", "estimate"]
 
 
 @attrs.define(slots=True)
@@ -35,7 +36,10 @@ class RequestTrace:
 @attrs.frozen
 class RequestSample:
     """One request as measured. Times are seconds; ``start`` and ``scheduled`` are offsets from
-    the target's run start, ``chunks`` are offsets from this request's ``start``.
+    the target's run start, ``chunks`` are offsets from this request's ``start``. ``queued`` is
+    how long an open-loop arrival waited for a ``max_concurrency`` slot (``start`` is when it
+    was sent). ``input_tokens`` is the provider's count (``input_source`` ``"usage"``) or the
+    prompt's estimate; ``max_tokens`` the output budget the request asked for.
     """
 
     index: int
@@ -44,9 +48,12 @@ class RequestSample:
     e2e: float
     chunks: tuple[float, ...] = ()
     scheduled: float | None = None
+    queued: float = 0.0
     output_tokens: int | None = None
     input_tokens: int | None = None
+    max_tokens: int | None = None
     tokens_source: TokensSource | None = None
+    input_source: InputSource | None = None
     error_type: str | None = None
     error: str | None = None
     provider: str | None = None

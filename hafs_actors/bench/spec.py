@@ -8,9 +8,10 @@ from typing import Any
 
 import attrs
 
+from .datasets import Dataset, LengthDistribution, SyntheticDataset
 from .errors import BenchSpecError
 from .load import ClosedLoop, LoadModel, OpenLoop
-from .metrics import Slo
+from .metrics import DEFAULT_PERCENTILES, Slo
 from .targets import BenchTarget
 
 __all__ = ["BenchSpec"]
@@ -30,6 +31,9 @@ class BenchSpec:
     do not compete for the client's CPU, unless ``parallel_targets``; every target gets the
     same seeded schedule and prompts. After the last request is issued, requests still in
     flight get ``drain_timeout`` seconds before they are cancelled (and recorded as such).
+    Requests come from ``dataset`` (default: synthetic, ``prompt_tokens`` in and
+    ``max_tokens`` out). ``percentiles`` are reported for every latency metric; ``label``
+    names the run in reports and comparisons.
     """
 
     targets: tuple[BenchTarget, ...] = attrs.field(converter=_to_tuple)
@@ -45,7 +49,20 @@ class BenchSpec:
     drain_timeout: float = 60.0
     parallel_targets: bool = False
     late_threshold: float = 0.01
+    dataset: Dataset | None = None
+    percentiles: tuple[float, ...] = attrs.field(default=DEFAULT_PERCENTILES, converter=_to_tuple)
+    label: str = ""
     metadata: Mapping[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def requests_source(self) -> Dataset:
+        """The dataset requests come from."""
+        if self.dataset is not None:
+            return self.dataset
+        return SyntheticDataset(
+            LengthDistribution("fixed", self.prompt_tokens),
+            LengthDistribution("fixed", self.max_tokens),
+        )
 
     def __attrs_post_init__(self) -> None:
         if not self.targets:
@@ -76,6 +93,8 @@ class BenchSpec:
             raise BenchSpecError(f"drain_timeout must be >= 0, got {self.drain_timeout}")
         if not (self.late_threshold >= 0):
             raise BenchSpecError(f"late_threshold must be >= 0, got {self.late_threshold}")
+        if not self.percentiles or not all(0 <= p <= 100 for p in self.percentiles):
+            raise BenchSpecError(f"percentiles must be within 0..100, got {self.percentiles}")
         metrics = [s.metric for s in self.slos]
         if len(set(metrics)) != len(metrics):
             raise BenchSpecError("give at most one SLO per metric")
@@ -92,6 +111,7 @@ class BenchSpec:
                 "arrival": self.load.arrival,
                 "burstiness": self.load.burstiness,
                 "max_outstanding": self.load.max_outstanding,
+                "max_concurrency": self.load.max_concurrency,
             }
         load["ramp"] = self.load.ramp
         load["description"] = self.load.describe()
@@ -104,6 +124,9 @@ class BenchSpec:
             "warmup_seconds": self.warmup_seconds,
             "max_tokens": self.max_tokens,
             "prompt_tokens": self.prompt_tokens,
+            "dataset": self.requests_source.describe(),
+            "percentiles": list(self.percentiles),
+            "label": self.label,
             "slos": [{"metric": s.metric, "threshold": s.threshold} for s in self.slos],
             "seed": self.seed,
             "drain_timeout": self.drain_timeout,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,16 +17,66 @@ from ..orchestrator import UnifiedOrchestrator
 from ..routing.tiers import parse_route_entry
 from ..testing import open_emulated_orchestrator
 from ..types import Attempt, GenerateResult
-from . import CliError
+from . import EXIT_CONFIG, CliError, check_choice
 
 __all__ = [
     "add_request_options",
     "add_routing_options",
+    "check_routing",
+    "finite",
+    "note_emulated",
     "open_cli_orchestrator",
     "print_attempts",
+    "read_text_arg",
     "routing_kwargs",
     "to_jsonable",
 ]
+
+
+def finite(option: str, value: float | None, *, positive: bool = True) -> float | None:
+    """``value`` unless it is NaN, infinite or (with ``positive``) not above zero."""
+    if value is None:
+        return None
+    if not math.isfinite(value) or (positive and value <= 0) or value < 0:
+        kind = "a positive number" if positive else "a number >= 0"
+        raise CliError(f"{option} must be {kind}, got {value}")
+    return value
+
+
+def _utf8(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CliError(
+            f"{where} is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from None
+
+
+def read_stdin() -> str | None:
+    """Piped standard input as text, or ``None`` for a terminal (or no stdin at all)."""
+    stream = sys.stdin
+    if stream is None or stream.isatty():
+        return None
+    try:
+        data = stream.buffer.read()
+    except (OSError, AttributeError):  # closed, or replaced by something without bytes
+        return None
+    return _utf8(data, "standard input")
+
+
+def read_text_arg(text: str, what: str) -> str:
+    """An argument as text; rejects what the shell passed as bytes that are not UTF-8 (Python
+    keeps them as lone surrogates, which no provider accepts)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        _utf8(text.encode("utf-8", "surrogateescape"), what)
+    return text
+
+
+def note_emulated(what: str) -> None:
+    """Say on stderr that replies are emulated, so nobody mistakes them for a model's."""
+    print(f"hafs: emulated: {what} (loopback emulators, no real provider)", file=sys.stderr)
 
 
 def add_routing_options(parser: argparse.ArgumentParser) -> None:
@@ -68,8 +119,7 @@ def routing_kwargs(args: argparse.Namespace) -> dict[str, Any]:
             raise CliError(f"--fallback: {exc}") from None
     if args.model and not args.provider:
         raise CliError("--model needs --provider (or use --fallback PROVIDER:MODEL)")
-    if args.timeout is not None and args.timeout <= 0:
-        raise CliError(f"--timeout must be positive, got {args.timeout}")
+    finite("--timeout", args.timeout)
     return {
         "tier": args.tier,
         "provider": args.provider,
@@ -82,9 +132,12 @@ def routing_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 @asynccontextmanager
 async def open_cli_orchestrator(args: argparse.Namespace) -> AsyncIterator[UnifiedOrchestrator]:
-    """The orchestrator the command runs against: configured providers, or the emulators."""
+    """The orchestrator the command runs against: configured providers, or the emulators.
+    The routing arguments are checked against its configuration before anything is sent."""
     if getattr(args, "emulate", False):
+        note_emulated(f"hafs {args.command}")
         async with open_emulated_orchestrator() as (orch, _emulators):
+            check_routing(args, orch.config)
             yield orch
         return
     config: HafsConfig = load_config(getattr(args, "config", None))
@@ -92,10 +145,24 @@ async def open_cli_orchestrator(args: argparse.Namespace) -> AsyncIterator[Unifi
         raise CliError(
             "no provider is configured: set an API key (e.g. GEMINI_API_KEY), write "
             "~/.config/hafs/config.toml, or try --emulate (see `hafs config check`)",
-            code=3,
+            code=EXIT_CONFIG,
         )
+    check_routing(args, config)
     async with UnifiedOrchestrator(config) as orch:
         yield orch
+
+
+def check_routing(args: argparse.Namespace, config: HafsConfig) -> None:
+    """Tier and provider names must exist: a typo gets the closest name and the choices
+    (exit 2) instead of a silent fallback or a routing error from deep inside."""
+    tier = getattr(args, "tier", None)
+    if tier is not None:
+        check_choice("--tier", str(tier), sorted(config.routes))
+    providers = sorted(config.providers)
+    if getattr(args, "provider", None) is not None:
+        check_choice("--provider", str(args.provider), providers)
+    for entry in getattr(args, "fallback", None) or ():
+        check_choice("--fallback", parse_route_entry(entry)[0], providers)
 
 
 def to_jsonable(value: Any) -> Any:

@@ -9,9 +9,12 @@ HTML report. ``hafs bench compare A.json B.json`` prints the change of every met
 from __future__ import annotations
 
 import argparse
+import csv
 import importlib.util
 import json
+import os
 import signal
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +22,7 @@ from typing import Any
 
 import trio
 from rich.console import Console
+from rich.markup import escape
 
 from .._groups import unwrap_single_exception
 from ..bench import (
@@ -43,17 +47,35 @@ from ..bench import (
 from ..bench.console import (
     ProgressDisplay,
     comparison_tables,
-    latency_table,
+    failure_lines,
+    latency_tables,
     make_console,
-    summary_table,
+    summary_tables,
+)
+from ..bench.datasets import (
+    Dataset,
+    LengthDistribution,
+    SyntheticDataset,
+    load_jsonl_dataset,
+    load_sharegpt_dataset,
+    parse_length,
 )
 from ..bench.emulator_process import EmulatorProcess, emulator_process
 from ..bench.load import Arrival, LoadModel
-from ..bench.metrics import Slo
+from ..bench.metrics import DEFAULT_PERCENTILES, Slo, parse_percentiles, vllm_metrics
 from ..bench.report import report_to_dict
 from ..config.model import HafsConfig
 from ..testing.emulators.profiles import PROVIDERS as EMULATED_PROVIDERS
-from . import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError
+from . import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    CliError,
+    check_choice,
+    did_you_mean,
+    error_record,
+)
+from ._common import note_emulated
 
 __all__ = ["register"]
 
@@ -63,6 +85,8 @@ _VIAS = ("orchestrator", "adapter")
 DEFAULT_TARGETS = ("openai:gpt-4o-mini", "anthropic:claude-haiku-4-5", "gemini:gemini-2.5-flash")
 _DEFAULT_REQUESTS = 100
 _DEFAULT_CONCURRENCY = 4
+_MAX_OUTSTANDING = 1024
+_MAX_QUEUED = 65536
 _TICK = 0.1
 
 _EPILOG = """examples:
@@ -126,11 +150,17 @@ def register(subparsers: Any) -> None:
         help="gamma shape: <1 burstier, >1 more regular, 1 = Poisson",
     )
     load.add_argument(
+        "--max-concurrency",
+        type=int,
+        metavar="N",
+        help="open loop: send at most N at once; later arrivals queue for a slot (as vLLM)",
+    )
+    load.add_argument(
         "--max-outstanding",
         type=int,
-        default=1024,
         metavar="N",
-        help="open loop cap on requests in flight; arrivals beyond it are dropped",
+        help="open loop memory guard on requests queued or in flight; arrivals beyond it are "
+        f"dropped (default {_MAX_OUTSTANDING}, or {_MAX_QUEUED} with --max-concurrency)",
     )
     load.add_argument("--ramp", metavar="S", help="ramp the rate or concurrency up over S")
     amount = parser.add_argument_group("amount")
@@ -149,8 +179,25 @@ def register(subparsers: Any) -> None:
         help="after the last request is sent, cancel what is still running after S",
     )
     shape = parser.add_argument_group("requests")
-    shape.add_argument("--max-tokens", type=int, default=128, metavar="N")
-    shape.add_argument("--prompt-tokens", type=int, default=64, metavar="N")
+    shape.add_argument(
+        "--dataset",
+        choices=("synthetic", "jsonl", "sharegpt"),
+        default="synthetic",
+        help="where prompts come from (jsonl and sharegpt need --dataset-path)",
+    )
+    shape.add_argument("--dataset-path", metavar="FILE", help="the JSONL or ShareGPT file")
+    shape.add_argument(
+        "--prompt-tokens",
+        default="64",
+        metavar="DIST",
+        help="synthetic input length: N, uniform:MIN:MAX or normal:MEAN:STD (default 64)",
+    )
+    shape.add_argument(
+        "--max-tokens",
+        default="128",
+        metavar="DIST",
+        help="output budget per request, same forms (default 128; files: when a line has none)",
+    )
     shape.add_argument(
         "--slo",
         action="append",
@@ -159,7 +206,16 @@ def register(subparsers: Any) -> None:
         help="goodput objective on ttft, tpot or e2e, e.g. ttft=500ms (repeatable)",
     )
     out = parser.add_argument_group("output")
-    out.add_argument("--out", metavar="DIR", help="write the JSON and HTML reports into DIR")
+    out.add_argument(
+        "--out", metavar="DIR", help="write the JSON, HTML and CSV (summary, samples) into DIR"
+    )
+    out.add_argument("--label", default="", help="name of this run (reports, compare, files)")
+    out.add_argument(
+        "--percentiles",
+        default=",".join(f"{p:g}" for p in DEFAULT_PERCENTILES),
+        metavar="P,P",
+        help="latency percentiles to report, e.g. 50,90,99,99.9",
+    )
     out.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     out.add_argument("--no-progress", action="store_true", help="no progress bar")
     out.add_argument("--html", metavar="PATH", help="compare: also write an HTML comparison")
@@ -237,15 +293,47 @@ def _load(args: argparse.Namespace) -> LoadModel:
                 arrival=arrival,
                 burstiness=1.0 if args.burstiness is None else args.burstiness,
                 ramp=ramp,
-                max_outstanding=args.max_outstanding,
+                max_outstanding=args.max_outstanding
+                or (_MAX_QUEUED if args.max_concurrency else _MAX_OUTSTANDING),
+                max_concurrency=args.max_concurrency,
             )
         if args.arrival is not None or args.burstiness is not None:
             raise CliError("--arrival and --burstiness need an open loop: give --rate")
+        if args.max_concurrency is not None or args.max_outstanding is not None:
+            raise CliError(
+                "--max-concurrency and --max-outstanding shape an open loop: give --rate "
+                "(a closed loop's --concurrency is already its cap)"
+            )
         concurrency = _DEFAULT_CONCURRENCY if args.concurrency is None else args.concurrency
         return ClosedLoop(concurrency=concurrency, ramp=ramp)
     except BenchSpecError as exc:
         option = "--rate" if args.rate is not None else "--concurrency"
         raise CliError(f"{option}: {exc}") from None
+
+
+def _length(option: str, text: str) -> LengthDistribution:
+    try:
+        return parse_length(text)
+    except BenchSpecError as exc:
+        raise CliError(f"{option}: {exc}") from None
+
+
+def _dataset(args: argparse.Namespace) -> Dataset:
+    """The requests: synthetic lengths, or a file (read now, so a bad one fails fast)."""
+    output = _length("--max-tokens", args.max_tokens)
+    if args.dataset == "synthetic":
+        if args.dataset_path:
+            raise CliError("--dataset-path needs --dataset jsonl or sharegpt")
+        return SyntheticDataset(_length("--prompt-tokens", args.prompt_tokens), output)
+    if not args.dataset_path:
+        raise CliError(f"--dataset {args.dataset} needs --dataset-path FILE")
+    if output.kind != "fixed":
+        raise CliError("--max-tokens: a file dataset takes one number (the default budget)")
+    load = load_jsonl_dataset if args.dataset == "jsonl" else load_sharegpt_dataset
+    try:
+        return load(args.dataset_path, max_tokens=int(output.mean))
+    except BenchSpecError as exc:
+        raise CliError(f"--dataset-path: {exc}") from None
 
 
 def _slos(texts: Sequence[str]) -> list[Slo]:
@@ -297,14 +385,11 @@ def _build_targets(
         if provider not in available:
             where = "an emulated" if emulated else "a configured"
             raise CliError(
-                f"--target {provider}: not {where} provider "
-                f"(available: {', '.join(available) or 'none'})"
+                f"--target {provider}: not {where} provider"
+                f"{did_you_mean(provider, available)} (available: {', '.join(available) or 'none'})"
             )
     for tier in tiers:
-        if tier not in config.routes:
-            raise CliError(
-                f"--tier {tier}: no such tier (tiers: {', '.join(sorted(config.routes))})"
-            )
+        check_choice("--tier", tier, sorted(config.routes))
     suffix = len(vias) > 1
     targets: list[BenchTarget] = []
     for provider, model in pairs:
@@ -338,8 +423,11 @@ def _spec_options(args: argparse.Namespace) -> dict[str, Any]:
         raise CliError("give --requests or --duration, not both")
     if args.requests is not None and args.requests < 1:
         raise CliError(f"--requests must be at least 1, got {args.requests}")
-    if args.max_tokens < 1 or args.prompt_tokens < 1:
-        raise CliError("--max-tokens and --prompt-tokens must be at least 1")
+    dataset = _dataset(args)
+    try:
+        percentiles = parse_percentiles(args.percentiles)
+    except ValueError as exc:
+        raise CliError(f"--percentiles: {exc}") from None
     _target_pairs(args.target)
     if args.tier and set(args.via or ()) == {"adapter"}:
         raise CliError("--tier needs --via orchestrator (a tier is a routing decision)")
@@ -352,8 +440,9 @@ def _spec_options(args: argparse.Namespace) -> dict[str, Any]:
         "duration": duration,
         "warmup_requests": warmup_requests,
         "warmup_seconds": warmup_seconds,
-        "max_tokens": args.max_tokens,
-        "prompt_tokens": args.prompt_tokens,
+        "dataset": dataset,
+        "percentiles": percentiles,
+        "label": args.label,
         "slos": _slos(args.slo),
         "seed": args.seed,
         "drain_timeout": _seconds("--drain-timeout", args.drain_timeout) or 0.0,
@@ -448,6 +537,85 @@ async def _measure(args: argparse.Namespace, spec: BenchSpec, console: Console) 
     return report
 
 
+def _out_dir(text: str | None) -> Path | None:
+    """``--out``, created and checked writable before the run, not after it."""
+    if text is None:
+        return None
+    out_dir = Path(text)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CliError(f"--out {text}: exists and is not a directory")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"--out {text}: cannot create it ({exc.strerror or exc})") from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise CliError(f"--out {text}: not writable")
+    return out_dir
+
+
+def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else [])
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _summary_rows(report: BenchReport) -> list[dict[str, Any]]:
+    """One CSV row per target, metrics under vLLM's names."""
+    percentiles = report.config.get("percentiles") or DEFAULT_PERCENTILES
+    return [
+        {
+            "label": report.config.get("label", ""),
+            "target": t.name,
+            "requests": t.summary.requests,
+            "failed": t.summary.failed,
+            "dropped": t.summary.dropped,
+            **vllm_metrics(t.summary, percentiles),
+        }
+        for t in report.targets
+    ]
+
+
+def _sample_rows(report: BenchReport) -> list[dict[str, Any]]:
+    """One CSV row per request: times in seconds, token counts, outcome."""
+    return [
+        {
+            "target": t.name,
+            "index": s.index,
+            "warmup": s.warmup,
+            "scheduled": s.scheduled,
+            "queued": s.queued,
+            "start": round(s.start, 6),
+            "ttft": None if s.ttft is None else round(s.ttft, 6),
+            "e2e": round(s.e2e, 6),
+            "chunks": len(s.chunks),
+            "input_tokens": s.input_tokens,
+            "output_tokens": s.output_tokens,
+            "max_tokens": s.max_tokens,
+            "error_type": s.error_type,
+            "error": s.error,
+        }
+        for t in report.targets
+        for s in t.samples
+    ]
+
+
+def _write_reports(report: BenchReport, out_dir: Path, label: str) -> list[Path]:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = f"hafs-bench-{label}-{stamp}" if label else f"hafs-bench-{stamp}"
+    base = "".join(c if c.isalnum() or c in "-_." else "_" for c in base)
+    paths = [out_dir / f"{base}.{ext}" for ext in ("json", "html", "csv")]
+    paths.append(out_dir / f"{base}-samples.csv")
+    try:
+        save_report(report, paths[0])
+        paths[1].write_text(render_html(report), encoding="utf-8")
+        _write_csv(paths[2], _summary_rows(report))
+        _write_csv(paths[3], _sample_rows(report))
+    except OSError as exc:
+        raise CliError(f"--out: cannot write the reports ({exc})", code=EXIT_FAILED) from None
+    return paths
+
+
 def _run_command(args: argparse.Namespace) -> int:
     options = _spec_options(args)
     config: HafsConfig | None = None
@@ -459,33 +627,39 @@ def _run_command(args: argparse.Namespace) -> int:
         unknown = sorted({p for p, _ in _target_pairs(args.target)} - set(EMULATED_PROVIDERS))
         if unknown:
             raise CliError(
-                f"--target {unknown[0]}: not an emulated provider "
+                f"--target {unknown[0]}: not an emulated provider"
+                f"{did_you_mean(unknown[0], EMULATED_PROVIDERS)} "
                 f"(available: {', '.join(EMULATED_PROVIDERS)})"
             )
-    out_dir = Path(args.out) if args.out else None
-    if out_dir is not None:
-        if out_dir.exists() and not out_dir.is_dir():
-            raise CliError(f"--out {args.out}: exists and is not a directory")
-        out_dir.mkdir(parents=True, exist_ok=True)
+        why = "" if args.emulate else "no provider is configured, so "
+        note_emulated(f"{why}hafs bench measures the emulators ({args.emulator_latency} latency)")
+    out_dir = _out_dir(args.out)
+    width = make_console().width
     stdout = make_console(stderr=args.json)
     progress_console = Console(stderr=True)
     report = trio.run(_run_until_signal, args, options, progress_console, config)
-    stdout.print(summary_table(report))
-    stdout.print(latency_table(report))
+    for table in (*summary_tables(report, width), *latency_tables(report, width)):
+        stdout.print(table)
+    failures = failure_lines(report)
+    for line in failures:
+        print(f"hafs bench: {line}", file=sys.stderr)
     if out_dir is not None:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        json_path = save_report(report, out_dir / f"hafs-bench-{stamp}.json")
-        html_path = out_dir / f"hafs-bench-{stamp}.html"
-        html_path.write_text(render_html(report), encoding="utf-8")
-        stdout.print(f"reports: {json_path}  {html_path}")
+        paths = _write_reports(report, out_dir, args.label)
+        stdout.print("reports: " + "  ".join(escape(str(p)) for p in paths), soft_wrap=True)
     else:
-        stdout.print("[dim]--out DIR writes the JSON report (raw samples) and the HTML report[/]")
+        stdout.print("[dim]--out DIR writes the JSON, HTML and CSV reports[/]")
+    failed = [t.name for t in report.targets if t.summary.requests and not t.summary.ok]
     if args.json:
         data = report_to_dict(report)
         for target in data["targets"]:
             del target["samples"]
+        if failed:
+            data["error"] = error_record(
+                CliError(f"every request failed on {', '.join(failed)}: {'; '.join(failures)}")
+            ) | {"type": "BenchFailed", "exit_code": EXIT_FAILED}
         print(json.dumps(data, indent=2))
-    failed = [t.name for t in report.targets if t.summary.requests and not t.summary.ok]
+    if failed:
+        print(f"hafs: error: every request failed on {', '.join(failed)}", file=sys.stderr)
     return EXIT_FAILED if failed else EXIT_OK
 
 
@@ -496,23 +670,34 @@ def _compare_command(args: argparse.Namespace) -> int:
         a, b = (load_report(path) for path in args.reports)
     except ReportFormatError as exc:
         raise CliError(str(exc)) from None
-    a_label, b_label = (Path(p).stem for p in args.reports)
-    if a_label == b_label:
-        a_label, b_label = "A", "B"
+    labels = [
+        str(r.config.get("label") or "") or Path(p).stem
+        for r, p in zip((a, b), args.reports, strict=True)
+    ]
+    a_label, b_label = labels if labels[0] != labels[1] else ("A", "B")
     comparison = compare_reports(a, b, a_label=a_label, b_label=b_label)
-    console = make_console()
     if not comparison.pairs:
         raise CliError("the two reports have no target in common (and more than one each)")
-    for table in comparison_tables(comparison):
+    console = make_console(stderr=args.json)
+    for table in comparison_tables(comparison, console.width):
         console.print(table)
     if comparison.only_in_a or comparison.only_in_b:
         console.print(
-            f"unpaired: {', '.join(comparison.only_in_a) or 'none'} only in {a_label}; "
-            f"{', '.join(comparison.only_in_b) or 'none'} only in {b_label}"
+            escape(
+                f"unpaired: {', '.join(comparison.only_in_a) or 'none'} only in {a_label}; "
+                f"{', '.join(comparison.only_in_b) or 'none'} only in {b_label}"
+            )
         )
+    for warning in comparison.warnings:
+        print(f"hafs bench compare: warning: {warning}", file=sys.stderr)
     if args.html:
-        Path(args.html).write_text(render_comparison_html(comparison, a, b), encoding="utf-8")
-        console.print(f"comparison: {args.html}")
+        try:
+            Path(args.html).write_text(render_comparison_html(comparison, a, b), encoding="utf-8")
+        except OSError as exc:
+            raise CliError(f"--html {args.html}: cannot write ({exc.strerror or exc})") from None
+        console.print(f"comparison: {escape(args.html)}")
+    if args.json:
+        print(json.dumps(comparison.to_dict(), indent=2))
     return EXIT_OK
 
 

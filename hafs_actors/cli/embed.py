@@ -15,6 +15,8 @@ from ._common import (
     add_routing_options,
     open_cli_orchestrator,
     print_attempts,
+    read_stdin,
+    read_text_arg,
     routing_kwargs,
     to_jsonable,
 )
@@ -35,7 +37,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    texts = [sys.stdin.read() if t == "-" else t for t in args.texts]
+    texts = [(read_stdin() or "") if t == "-" else read_text_arg(t, "TEXT") for t in args.texts]
     if any(not t.strip() for t in texts):
         raise CliError("cannot embed an empty text")
     kwargs = routing_kwargs(args)

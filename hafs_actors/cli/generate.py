@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 import trio
@@ -12,15 +11,23 @@ from . import EXIT_OK, CliError
 from ._common import (
     add_request_options,
     add_routing_options,
+    finite,
     open_cli_orchestrator,
     print_json,
     print_result_details,
+    read_stdin,
+    read_text_arg,
     routing_kwargs,
 )
 
 
 def add_generation_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("prompt", help="the prompt ('-' reads it from standard input)")
+    parser.add_argument(
+        "prompt",
+        nargs="?",
+        help="the prompt; piped standard input comes before it, as in llm ('-' or none: "
+        "standard input only)",
+    )
     parser.add_argument("--system", help="system prompt")
     parser.add_argument("--max-tokens", type=int, help="maximum output tokens")
     parser.add_argument("--temperature", type=float, help="sampling temperature")
@@ -28,12 +35,21 @@ def add_generation_options(parser: argparse.ArgumentParser) -> None:
     add_request_options(parser)
 
 
-def generation_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+def prompt_text(argument: str | None) -> str:
+    """The prompt as simonw's llm builds it: piped stdin, then a space and the argument."""
+    given = None if argument in (None, "-") else read_text_arg(argument, "the prompt")
+    piped = read_stdin()
+    prompt = " ".join(part for part in (piped, given) if part)
     if not prompt.strip():
-        raise CliError("the prompt is empty")
+        raise CliError("the prompt is empty: give it as an argument or pipe it on stdin")
+    return prompt
+
+
+def generation_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    prompt = prompt_text(args.prompt)
     if args.max_tokens is not None and args.max_tokens < 1:
         raise CliError(f"--max-tokens must be >= 1, got {args.max_tokens}")
+    finite("--temperature", args.temperature, positive=False)
     return {
         "prompt": prompt,
         "system_prompt": args.system,

@@ -59,7 +59,18 @@ def test_distribution_of_nothing_is_unknown():
 
 def test_single_value_distribution():
     d = Distribution.of([0.25])
-    assert d == Distribution(1, 0.25, 0.0, 0.25, 0.25, 0.25, 0.25, 0.25, 0.25)
+    assert d == Distribution(
+        1,
+        0.25,
+        0.0,
+        0.25,
+        0.25,
+        0.25,
+        0.25,
+        0.25,
+        0.25,
+        {"p50": 0.25, "p90": 0.25, "p95": 0.25, "p99": 0.25},
+    )
 
 
 @pytest.mark.parametrize(

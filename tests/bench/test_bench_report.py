@@ -167,13 +167,15 @@ async def test_compare_reports_pairs_targets_and_computes_changes(fakes, autojum
     ttft = deltas["ttft.p50"]
     assert ttft.b == pytest.approx(2 * ttft.a)
     assert ttft.change == pytest.approx(1.0)
-    assert ttft.improved is False  # slower is worse
+    assert ttft.verdict is False  # slower is worse, beyond the noise
+    assert ttft.ci is not None
+    assert ttft.ci[0] > 0
     same = {d.metric: d for d in cmp.pairs[1].deltas}["ttft.p50"]
     assert same.change == pytest.approx(0, abs=1e-12)
-    assert same.improved is None
+    assert same.verdict is None
     rate = deltas["request_rate"]
     assert rate.higher_is_better
-    assert rate.improved is (rate.b > rate.a)
+    assert rate.verdict in (None, rate.b > rate.a)
     assert deltas["error_rate"].a == pytest.approx(6 / 60)
     assert deltas["goodput.fraction"].unit == "ratio"
     html = render_comparison_html(cmp, a, b)
