@@ -29,6 +29,7 @@ from ..errors import (
     ProviderTimeoutError,
     StreamInterruptedError,
 )
+from ..observability import ObserverDispatcher
 from ..providers import (
     EmbedCall,
     GenerateCall,
@@ -121,6 +122,9 @@ class RouterStatistics:
 
 class Router:
     """The router's long-lived state (survives restarts of the router actor)."""
+
+    #: hook observers while any is registered (set by the orchestrator); None costs nothing
+    observers: ObserverDispatcher | None = None
 
     def __init__(
         self,
@@ -281,11 +285,15 @@ class Router:
                         attempts=attempts,
                     )
                 attempt_deadline = now + min(spec.attempt_timeout, remaining)
+                if self.observers:
+                    self.observers.attempt_started(spec, cell, cand, retry_no)
                 try:
                     result = await attempt(cell, cand, attempt_deadline)
                 except (ProviderError, ActorStopped, CallTimeout, MailboxFull) as exc:
                     latency = trio.current_time() - now
                     attempts.append(_failed(cand, exc, latency, retry_no))
+                    if self.observers:
+                        self.observers.attempt_ended(spec, error=exc)
                     _log_failure(cand, exc, latency, retry_no)
                     if sink is not None:
                         if sink.committed:
@@ -307,6 +315,8 @@ class Router:
                     await trio.sleep(decision.delay)
                     continue
                 latency = trio.current_time() - now
+                if self.observers:
+                    self.observers.attempt_ended(spec, result=result)
                 attempts.append(
                     Attempt(
                         provider=cand.provider,
