@@ -30,6 +30,7 @@ from ..adapters import wrap_custom_adapter
 from ..adapters.base import ProviderAdapter
 from ..config import HafsConfig, load_config
 from ..errors import ActorStopped, HafsError, OrchestratorClosed
+from ..observability import Observer, ObserverDispatcher, TelemetrySettings, telemetry_observer
 from ..providers import (
     HealthCall,
     ProviderCell,
@@ -81,6 +82,10 @@ class UnifiedOrchestrator:
         config_path: an explicit config file (instead of ``HAFS_CONFIG`` / the default path).
         shutdown_grace: seconds in-flight requests may take to finish when the orchestrator
             closes (default: ``timeouts.shutdown_grace`` of the config).
+            telemetry: OpenTelemetry export: True, False or a :class:`TelemetrySettings`; None
+                follows ``[telemetry] otel`` and ``HAFS_OTEL`` (see docs/observability.md).
+            observers: hook :class:`~hafs_actors.observability.Observer` objects (also
+                :meth:`add_observer`).
     """
 
     def __init__(
@@ -90,6 +95,8 @@ class UnifiedOrchestrator:
         config_path: str | Path | None = None,
         env: Mapping[str, str] | None = None,
         shutdown_grace: float | None = None,
+        telemetry: bool | TelemetrySettings | None = None,
+        observers: Iterable[Observer] = (),
     ) -> None:
         self._config_arg = config
         self._config_path = config_path
@@ -109,6 +116,20 @@ class UnifiedOrchestrator:
         self._failure: BaseException | None = None
         self._breaker_events: list[tuple[float, str, Any]] = []
         self._supervisor_events: list[tuple[float, str, Any]] = []
+        self._telemetry = telemetry
+        self._observers: ObserverDispatcher | None = None
+        for observer in observers:
+            self.add_observer(observer)
+
+    def add_observer(self, observer: Observer) -> None:
+        """Register a hook observer (docs/observability.md), before or after the start."""
+        if self._observers is None:
+            self._observers = ObserverDispatcher()
+        self._observers.add(observer)
+        if self._router is not None:
+            self._router.observers = self._observers
+            for cell in self._router.cells.values():
+                cell.observers = self._observers
 
     # --- configuration --------------------------------------------------------------------------
 
@@ -213,6 +234,10 @@ class UnifiedOrchestrator:
         self._started = True
         config = self.config
         router = build_router(config, self._pending_routes)
+        otel = telemetry_observer(self._telemetry, config, self._env)
+        if otel is not None:
+            self.add_observer(otel)
+        router.observers = self._observers
         cells = [
             self._make_cell(name, adapter_factory(config, p), custom=False)
             for name, p in config.providers.items()
@@ -279,12 +304,14 @@ class UnifiedOrchestrator:
         self, name: str, factory: Callable[[], ProviderAdapter], *, custom: bool
     ) -> ProviderCell:
         p = provider_config(self.config, name, custom=custom)
-        return ProviderCell(
+        cell = ProviderCell(
             cell_config(self.config, p),
             factory,
             on_breaker_event=self._record_breaker_event,
             on_supervisor_event=self._record_supervisor_event,
         )
+        cell.observers = self._observers
+        return cell
 
     async def _start_cell(self, cell: ProviderCell) -> None:
         assert self._router is not None
@@ -298,10 +325,14 @@ class UnifiedOrchestrator:
     def _record_breaker_event(self, provider: str, event: Any) -> None:
         self._breaker_events.append((trio.current_time(), provider, event))
         del self._breaker_events[:-1000]
+        if self._observers:
+            self._observers.breaker_transition(provider, event)
 
     def _record_supervisor_event(self, provider: str, event: Any) -> None:
         self._supervisor_events.append((trio.current_time(), provider, event))
         del self._supervisor_events[:-1000]
+        if self._observers:
+            self._observers.supervisor_event(provider, event)
 
     @property
     def breaker_events(self) -> list[tuple[float, str, Any]]:
@@ -370,7 +401,9 @@ class UnifiedOrchestrator:
         )
         try:
             # No timeout scope here: the router runs the chain under the request's deadline.
-            result: GenerateResult = await router.ref.ask(RouteGenerate(spec))
+            call = router.ref.ask(RouteGenerate(spec))
+            obs = self._observers
+            result: GenerateResult = await (call if obs is None else obs.observe(spec, call))
         except ActorStopped as exc:
             raise OrchestratorClosed(f"the request was not completed: {exc}") from exc
         return result
@@ -419,18 +452,26 @@ class UnifiedOrchestrator:
         )
         send, receive = trio.open_memory_channel[StreamItem](_STREAM_BUFFER)
         outcome = StreamOutcome()
+        watch = None if self._observers is None else self._observers.watch_stream(spec)
+        call = router.ref.call(
+            RouteStream(spec, send, outcome), timeout=self.config.timeouts.actor_call_timeout
+        )
         try:
-            ticket: StreamTicket = await router.ref.call(
-                RouteStream(spec, send, outcome), timeout=self.config.timeouts.actor_call_timeout
-            )
+            ticket: StreamTicket = await (call if watch is None else watch.started(call))
         except ActorStopped as exc:
             raise OrchestratorClosed(f"the stream was not started: {exc}") from exc
-        response = StreamResponse(receive, outcome, ticket.cancel)
+        response = (
+            StreamResponse(receive, outcome, ticket.cancel)
+            if watch is None
+            else watch.response(receive, outcome, ticket.cancel)
+        )
         try:
             yield response
         finally:
             ticket.cancel()
             receive.close()
+            if watch is not None:
+                watch.close()
 
     async def embed(
         self,
@@ -495,7 +536,9 @@ class UnifiedOrchestrator:
             max_cost=None,
         )
         try:
-            result: EmbeddingResult = await router.ref.ask(RouteEmbed(spec))
+            call = router.ref.ask(RouteEmbed(spec))
+            obs = self._observers
+            result: EmbeddingResult = await (call if obs is None else obs.observe(spec, call))
         except ActorStopped as exc:
             raise OrchestratorClosed(f"the request was not completed: {exc}") from exc
         return result
