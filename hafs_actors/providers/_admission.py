@@ -68,6 +68,8 @@ class AdmissionContext:
         except BaseException as exc:
             cell.breaker.on_failure(permit, trio.current_time(), 0.0, exc)
             raise
+        if cell.observers:
+            cell.observers.limiter_waited(cell.name, self._model, trio.current_time() - now)
         self._adm = Admission(cell, permit, lease, now)
         cell.requests += 1
         return self._adm
@@ -95,6 +97,7 @@ class AdmissionContext:
                     adm._permit, now, adm._latency if adm._latency is not None else elapsed
                 )
                 cell.record_success(self._model, adm._usage)
+                cell.latency.record(elapsed, adm._latency)
                 if adm._usage is not None:
                     adm._lease.reconcile(adm._usage)
                 if adm._info is not None and not adm._info.empty:

@@ -21,6 +21,7 @@ from ..actors import ActorRef, Overflow, actor_child_spec
 from ..adapters.base import ProviderAdapter
 from ..adapters.http import HttpAdapter
 from ..errors import HafsError
+from ..observability import ObserverDispatcher, ProviderLatency, ProviderLatencyHistograms
 from ..resilience import (
     BreakerConfig,
     BreakerEvent,
@@ -92,10 +93,15 @@ class ProviderStatistics:
     last_error: str | None
     #: the live adapter's connection pool (None while not running, or on httpx's transport)
     connections: TransportStatistics | None = None
+    #: latency histograms of successful attempts (end to end; first token of streams)
+    latency: ProviderLatency | None = None
 
 
 class ProviderCell:
     """The long-lived home of one provider: ref, breaker, limiters, counters, containment."""
+
+    #: hook observers while any is registered (set by the orchestrator); None costs nothing
+    observers: ObserverDispatcher | None = None
 
     def __init__(
         self,
@@ -127,6 +133,7 @@ class ProviderCell:
         self.last_error: str | None = None
         #: the running incarnation's adapter (None between incarnations and while down)
         self.adapter: ProviderAdapter | None = None
+        self.latency = ProviderLatencyHistograms()
 
     # --- limits, usage, cost -------------------------------------------------------------------
 
@@ -205,6 +212,7 @@ class ProviderCell:
             cost=self.cost,
             last_error=self.last_error,
             connections=self._connections(),
+            latency=self.latency.snapshot(),
         )
 
     def _connections(self) -> TransportStatistics | None:
