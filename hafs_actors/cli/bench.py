@@ -645,7 +645,8 @@ def _run_command(args: argparse.Namespace) -> int:
         print(f"hafs bench: {line}", file=sys.stderr)
     if out_dir is not None:
         paths = _write_reports(report, out_dir, args.label)
-        stdout.print("reports: " + "  ".join(escape(str(p)) for p in paths), soft_wrap=True)
+        for path in paths:
+            stdout.print(f"wrote {escape(str(path))}", soft_wrap=True)
     else:
         stdout.print("[dim]--out DIR writes the JSON, HTML and CSV reports[/]")
     failed = [t.name for t in report.targets if t.summary.requests and not t.summary.ok]

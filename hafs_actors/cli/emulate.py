@@ -3,16 +3,24 @@
 Prints one line per provider and the shell ``export`` lines that point the SDKs at them (or one
 JSON object with ``--json``), then serves. SIGHUP re-reads ``--faults``. ``--server granian``
 starts one granian process per provider instead (the ``bench`` extra), for benchmarks.
+
+``--detach`` serves from a background process instead and returns once it listens, so
+``eval "$(hafs emulate --detach)"`` works (a foreground server holds the command substitution's
+pipe open forever); ``--stop`` stops it, found through its pid file.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
 import socket
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 import trio
 
@@ -89,10 +97,151 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="trio",
         help="trio (in this process, default) or granian (one process per provider; bench extra)",
     )
+    background = parser.add_mutually_exclusive_group()
+    background.add_argument(
+        "--detach",
+        action="store_true",
+        help="serve from a background process; print the export lines and return",
+    )
+    background.add_argument(
+        "--stop", action="store_true", help="stop the background emulators started by --detach"
+    )
+    parser.add_argument(
+        "--pid-file",
+        metavar="PATH",
+        help="where --detach records the background process (default: "
+        "$XDG_RUNTIME_DIR/hafs/emulate.pid, else ~/.cache/hafs/emulate.pid)",
+    )
     parser.set_defaults(func=run)
 
 
+def default_pid_file() -> Path:
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    base = Path(runtime) if runtime else Path.home() / ".cache"
+    return base / "hafs" / "emulate.pid"
+
+
+def _is_our_emulator(pid: int) -> bool:
+    """The pid still names a ``hafs emulate`` process (pids are reused)."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return True  # no /proc: trust the pid file
+    return b"hafs_actors" in cmdline and b"emulate" in cmdline
+
+
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _detach(args: argparse.Namespace, argv: list[str], pid_file: Path) -> int:
+    """Start ``hafs emulate --json`` in its own session with no tie to our stdout, wait for
+    its banner in the log file, record its pid, print what the foreground command prints."""
+    old = _read_pid(pid_file)
+    if old is not None and _is_our_emulator(old):
+        raise CliError(
+            f"emulators already running in the background (pid {old}); `hafs emulate --stop` first",
+            code=EXIT_FAILED,
+        )
+    try:
+        pid_file.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"--pid-file {pid_file}: {exc.strerror or exc}") from None
+    log = pid_file.with_suffix(".log")
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hafs_actors", "emulate", *argv, "--json"],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + _READY_TIMEOUT
+    banner: dict[str, object] | None = None
+    while banner is None:
+        if process.poll() is not None:
+            tail = log.read_text("utf-8", "replace").strip().splitlines()
+            reason = tail[-1] if tail else f"exit status {process.returncode}"
+            raise CliError(f"the background emulators did not start: {reason}", EXIT_FAILED)
+        if time.monotonic() > deadline:
+            process.kill()
+            raise CliError("the background emulators did not start in time", EXIT_FAILED)
+        for line in log.read_text("utf-8", "replace").splitlines():
+            if line.startswith("{"):
+                banner = json.loads(line)
+                break
+        else:
+            time.sleep(0.02)  # polling the log for the banner; not a measurement
+    pid_file.write_text(f"{process.pid}\n")
+    env = banner.pop("env")
+    assert isinstance(env, dict)
+    if args.json:
+        print(json.dumps({**banner, "env": env, "pid": process.pid, "pid_file": str(pid_file)}))
+        return EXIT_OK
+    for name, entry in banner.items():
+        assert isinstance(entry, dict)
+        print(f"# {name:<9}  {entry['base_url']}")
+    for key, value in env.items():
+        print(f"export {key}={value}")
+    print(f"# pid {process.pid} (log {log}); `hafs emulate --stop` stops it")
+    return EXIT_OK
+
+
+def _stop(pid_file: Path) -> int:
+    pid = _read_pid(pid_file)
+    if pid is None or not _is_our_emulator(pid):
+        pid_file.unlink(missing_ok=True)
+        raise CliError(f"no background emulators to stop (pid file {pid_file})", EXIT_FAILED)
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10.0
+    while _is_our_emulator(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)  # waiting for the process to exit; not a measurement
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # reap it if it happens to be our child
+    if _is_our_emulator(pid):
+        os.kill(pid, signal.SIGKILL)
+    pid_file.unlink(missing_ok=True)
+    print(f"hafs emulate: stopped pid {pid}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _background_argv(args: argparse.Namespace) -> list[str]:
+    """The serving options of this command, for the background process."""
+    argv = [f"--provider={name}" for name in args.provider or ()]
+    argv += [f"--host={args.host}", f"--latency={args.latency}", f"--seed={args.seed}"]
+    argv += [f"--server={args.server}", f"--reply-prefix={args.reply_prefix}"]
+    argv.append("--reply-tokens={}:{}".format(*args.reply_tokens))
+    if args.port is not None:
+        argv.append(f"--port={args.port}")
+    if args.faults:
+        argv.append(f"--faults={os.path.abspath(args.faults)}")
+    if args.api_key is not None:
+        argv.append(f"--api-key={args.api_key}")
+    argv += [
+        flag
+        for flag in ("--accept-any-model", "--require-auth")
+        if getattr(args, flag[2:].replace("-", "_"))
+    ]
+    return argv
+
+
 def run(args: argparse.Namespace) -> int:
+    pid_file = Path(args.pid_file) if args.pid_file else default_pid_file()
+    if args.stop:
+        return _stop(pid_file)
+    if args.detach:
+        return _detach(args, _background_argv(args), pid_file)
+    return _serve(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
     names: list[str] = list(dict.fromkeys(args.provider or PROVIDERS))
     if args.port is not None and not 0 <= args.port <= 65535 - len(names) + 1:
         raise CliError(f"--port must leave room for {len(names)} consecutive ports")
