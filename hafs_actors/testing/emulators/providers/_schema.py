@@ -54,7 +54,7 @@ class Spec:
     fields: Mapping[str, Spec] | None = None
     extra: bool = False
     choices: tuple[str, ...] | None = None  # allowed values when the value is a string
-    proto: str = ""  # Gemini's proto type name for "Invalid value" messages (TYPE_FLOAT, ...)
+    wire_type: str = ""  # the server's own type name for type errors (TYPE_FLOAT, []string)
 
 
 class Problem(NamedTuple):

@@ -373,10 +373,8 @@ class AnthropicProtocol(ProviderProtocol):
                     f"messages.{index}: all messages must have non-empty content except for "
                     "the optional final assistant message",
                 )
-            if isinstance(content, str):
-                continue
             answered: list[str] = []
-            for position, block in enumerate(content):
+            for position, block in enumerate(() if isinstance(content, str) else content):
                 problem = self.check_block(block, (*path, "content", position))
                 if problem is not None:
                     return problem

@@ -54,14 +54,14 @@ def proto(**fields: Spec) -> dict[str, Spec]:
 
 
 def _message(name: str, fields: dict[str, Spec] | None = None, required: bool = False) -> Spec:
-    return Spec(("object",), required=required, fields=fields, proto=_MESSAGE + name)
+    return Spec(("object",), required=required, fields=fields, wire_type=_MESSAGE + name)
 
 
-_FLOAT = Spec(("number", "numeric"), proto="TYPE_FLOAT")
-_INT32 = Spec(("integer", "integral", "numeric"), proto="TYPE_INT32")
-_STRING = Spec(("string",), proto="TYPE_STRING")
-_BOOL = Spec(("boolean",), proto="TYPE_BOOL")
-_STRINGS = Spec(("array",), items=_STRING, proto="TYPE_STRING")
+_FLOAT = Spec(("number", "numeric"), wire_type="TYPE_FLOAT")
+_INT32 = Spec(("integer", "integral", "numeric"), wire_type="TYPE_INT32")
+_STRING = Spec(("string",), wire_type="TYPE_STRING")
+_BOOL = Spec(("boolean",), wire_type="TYPE_BOOL")
+_STRINGS = Spec(("array",), items=_STRING, wire_type="TYPE_STRING")
 _ANY = Spec(("any",))
 PART_FIELDS = proto(
     text=_STRING,
@@ -81,14 +81,14 @@ PART_FIELDS = proto(
 )
 CONTENT_FIELDS = proto(
     role=_STRING,
-    parts=Spec(("array",), items=_message("Part", PART_FIELDS), proto=_MESSAGE + "Part"),
+    parts=Spec(("array",), items=_message("Part", PART_FIELDS), wire_type=_MESSAGE + "Part"),
 )
 GENERATION_CONFIG_FIELDS = proto(
     stopSequences=_STRINGS,
     responseMimeType=_STRING,
     responseSchema=_message("Schema"),
     responseJsonSchema=_ANY,
-    responseModalities=Spec(("array",), items=_STRING, proto="TYPE_ENUM"),
+    responseModalities=Spec(("array",), items=_STRING, wire_type="TYPE_ENUM"),
     candidateCount=_INT32,
     maxOutputTokens=_INT32,
     temperature=_FLOAT,
@@ -111,10 +111,10 @@ GENERATION_CONFIG_FIELDS = proto(
 # GenerateContentRequest, as google-genai builds it for the Developer API.
 GENERATE_FIELDS = proto(
     model=_STRING,
-    contents=Spec(("array", "object"), proto=_MESSAGE + "Content"),  # checked one by one
+    contents=Spec(("array", "object"), wire_type=_MESSAGE + "Content"),  # checked one by one
     systemInstruction=_message("Content", CONTENT_FIELDS),
     generationConfig=_message("GenerationConfig", GENERATION_CONFIG_FIELDS),
-    tools=Spec(("array",), items=_message("Tool"), proto=_MESSAGE + "Tool"),
+    tools=Spec(("array",), items=_message("Tool"), wire_type=_MESSAGE + "Tool"),
     toolConfig=_message("ToolConfig"),
     safetySettings=Spec(("array",), items=_message("SafetySetting")),
     cachedContent=_STRING,
@@ -355,7 +355,7 @@ class GeminiProtocol(ProviderProtocol):
         else:
             assert spec is not None
             shown = json.dumps(value, ensure_ascii=False)
-            message = f"Invalid value at '{field}' ({spec.proto or 'TYPE_STRING'}), {shown}"
+            message = f"Invalid value at '{field}' ({spec.wire_type or 'TYPE_STRING'}), {shown}"
         violation = {"field": field, "description": message}
         details = [
             {"@type": "type.googleapis.com/google.rpc.BadRequest", "fieldViolations": [violation]}

@@ -27,18 +27,159 @@ from ._base import (
     retry_after_headers,
     text_of,
 )
+from ._schema import Problem, Spec, check_fields, json_type
 
 __all__ = ["OllamaProtocol"]
 
 _NDJSON = (("content-type", "application/x-ndjson"),)
 _JSON = (("content-type", "application/json; charset=utf-8"),)
 _VERSION = "0.12.6"
+
+
+def _go(*types: str, wire: str) -> Spec:
+    return Spec(types, wire_type=wire)
+
+
+_STRING = _go("string", wire="string")
+_BOOL = _go("boolean", wire="bool")
+_COMMON: dict[str, Spec] = {
+    "model": _STRING,
+    "stream": _BOOL,
+    "format": Spec(("any",)),
+    "options": _go("object", wire="map[string]interface {}"),
+    "keep_alive": _go("number", "string", wire="api.Duration"),
+    "think": _go("boolean", "string", wire="api.ThinkValue"),
+    "logprobs": _BOOL,
+    "top_logprobs": _go("integer", wire="int"),
+}
+_MESSAGE_FIELDS: dict[str, Spec] = {
+    "role": _STRING,
+    "content": _STRING,
+    "thinking": _STRING,
+    "images": _go("array", wire="[]api.ImageData"),
+    "tool_calls": _go("array", wire="[]api.ToolCall"),
+    "tool_name": _STRING,
+}
+# Go structs ignore unknown members; these tables list what is type-checked on decoding.
+CHAT_FIELDS: dict[str, Spec] = {
+    **_COMMON,
+    "messages": Spec(
+        ("array",),
+        items=Spec(("object",), fields=_MESSAGE_FIELDS, extra=True, wire_type="api.Message"),
+        wire_type="[]api.Message",
+    ),
+    "tools": _go("array", wire="api.Tools"),
+}
+GENERATE_FIELDS: dict[str, Spec] = {
+    **_COMMON,
+    "prompt": _STRING,
+    "suffix": _STRING,
+    "system": _STRING,
+    "template": _STRING,
+    "context": _go("array", wire="[]int"),
+    "raw": _BOOL,
+    "images": _go("array", wire="[]api.ImageData"),
+}
+EMBED_FIELDS: dict[str, Spec] = {
+    "model": _STRING,
+    "input": _go("string", "array", wire="interface {}"),
+    "truncate": _BOOL,
+    "options": _COMMON["options"],
+    "keep_alive": _COMMON["keep_alive"],
+    "dimensions": _go("integer", wire="int"),
+    "prompt": _STRING,
+}
+_STRUCTS = {"chat": "ChatRequest", "generate": "GenerateRequest", "embed": "EmbedRequest"}
+# api.Options by kind, as Options.FromMap converts them.
+OPTION_KINDS: dict[str, str] = {
+    **dict.fromkeys(
+        [
+            "num_keep",
+            "seed",
+            "num_predict",
+            "top_k",
+            "repeat_last_n",
+            "mirostat",
+            "num_ctx",
+            "num_batch",
+            "num_gpu",
+            "main_gpu",
+            "num_thread",
+        ],
+        "integer",
+    ),
+    **dict.fromkeys(
+        [
+            "top_p",
+            "min_p",
+            "tfs_z",
+            "typical_p",
+            "temperature",
+            "repeat_penalty",
+            "presence_penalty",
+            "frequency_penalty",
+            "mirostat_tau",
+            "mirostat_eta",
+        ],
+        "float32",
+    ),
+    **dict.fromkeys(
+        [
+            "numa",
+            "low_vram",
+            "f16_kv",
+            "logits_all",
+            "vocab_only",
+            "use_mmap",
+            "use_mlock",
+            "penalize_newline",
+        ],
+        "boolean",
+    ),
+    "stop": "array",
+}
+_GO_JSON = {"boolean": "bool", "integer": "number", "number": "number"}
 _FINISH = {"stop": "stop", "length": "length", "tool_calls": "stop"}
 
 
 def created_at(wall: float) -> str:
     """Ollama's ``created_at``: RFC 3339 with sub-second digits, in UTC."""
     return datetime.fromtimestamp(wall, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def go_type_error(problem: Problem, struct: str) -> str:
+    """``encoding/json``'s UnmarshalTypeError text, which gin returns as the 400 message."""
+    _, path, spec, value = problem
+    assert spec is not None
+    names = [str(part) for part in path if isinstance(part, str)]
+    if len(names) > 1 and names[0] == "messages":
+        struct = "Message"
+    got = _GO_JSON.get(json_type(value), json_type(value))
+    return (
+        f"json: cannot unmarshal {got} into Go struct field {struct}.{'.'.join(names)} "
+        f"of type {spec.wire_type}"
+    )
+
+
+def option_error(options: Mapping[str, Any]) -> str | None:
+    """``Options.FromMap``: unknown options are ignored (logged), mistyped ones are an error."""
+    for key, value in options.items():
+        kind = OPTION_KINDS.get(key)
+        if kind is None or value is None:
+            continue
+        found = json_type(value)
+        if kind == "integer" and found not in ("integer", "number"):
+            return f'option "{key}" must be of type integer'
+        if kind == "float32" and found not in ("integer", "number"):
+            return f'option "{key}" must be of type float32'
+        if kind == "boolean" and found != "boolean":
+            return f'option "{key}" must be of type boolean'
+        if kind == "array":
+            if found != "array":
+                return f'option "{key}" must be of type array'
+            if not all(isinstance(item, str) for item in value):
+                return f'option "{key}" must be of an array of strings'
+    return None
 
 
 class OllamaProtocol(ProviderProtocol):
@@ -203,6 +344,34 @@ class OllamaProtocol(ProviderProtocol):
             self.fail(endpoint, category, self.wrong_model_kind(name, kind))
         return profile
 
+    # --- request validation -----------------------------------------------------------------
+
+    def check(self, fields: dict[str, Spec], body: dict[str, Any], ep: str) -> None:
+        """Decode like Go, then load options like ``Options.FromMap``.
+
+        Unknown members are ignored, as ``encoding/json`` ignores them, except sampling options
+        placed at the top level: Ollama would silently drop them, which always hides a client
+        bug, so the emulator refuses them (its one departure from the real server).
+        A mistyped member is Go's 400; a mistyped option is the real server's 500.
+        """
+        cat = "embed" if ep in ("embed", "embeddings") else "generate"
+        problem = check_fields(fields, body, extra=True)
+        if problem is not None:
+            self.bad_request(ep, cat, go_type_error(problem, _STRUCTS.get(ep, "EmbeddingRequest")))
+        for name in body:
+            if name in OPTION_KINDS and name not in fields:
+                self.bad_request(
+                    ep,
+                    cat,
+                    f'"{name}" is not a request field (Ollama would ignore it there); '
+                    'set it in "options"',
+                )
+        options = body.get("options")
+        if isinstance(options, Mapping):
+            message = option_error(options)
+            if message is not None:
+                self.fail(ep, cat, self.error(500, message))
+
     # --- generation -----------------------------------------------------------------------
 
     def options(self, body: Mapping[str, Any], ep: str) -> tuple[int | None, object]:
@@ -211,12 +380,8 @@ class OllamaProtocol(ProviderProtocol):
             return None, None
         if not isinstance(options, Mapping):
             self.bad_request(ep, "generate", "options must be an object")
-        num_predict = options.get("num_predict")
-        if num_predict is not None and (
-            isinstance(num_predict, bool) or not isinstance(num_predict, int)
-        ):
-            self.bad_request(ep, "generate", 'option "num_predict" must be an integer')
-        max_tokens = num_predict if isinstance(num_predict, int) and num_predict >= 0 else None
+        num_predict = options.get("num_predict")  # check() admitted only numbers
+        max_tokens = int(num_predict) if num_predict is not None and num_predict >= 0 else None
         return max_tokens, options.get("seed")
 
     def stream_flag(self, body: Mapping[str, Any], ep: str) -> bool:
@@ -229,6 +394,7 @@ class OllamaProtocol(ProviderProtocol):
         ep, cat = "chat", "generate"
         key = self.authenticate(request, ep, cat)
         body = self.parse_json(request, ep, cat)
+        self.check(CHAT_FIELDS, body, ep)
         model = body.get("model")
         profile = self.model_profile(model, "chat", ep, cat)
         assert isinstance(model, str)
@@ -286,6 +452,7 @@ class OllamaProtocol(ProviderProtocol):
         ep, cat = "generate", "generate"
         key = self.authenticate(request, ep, cat)
         body = self.parse_json(request, ep, cat)
+        self.check(GENERATE_FIELDS, body, ep)
         model = body.get("model")
         profile = self.model_profile(model, "chat", ep, cat)
         assert isinstance(model, str)
@@ -406,6 +573,7 @@ class OllamaProtocol(ProviderProtocol):
         ep, cat = ("embeddings" if legacy else "embed"), "embed"
         key = self.authenticate(request, ep, cat)
         body = self.parse_json(request, ep, cat)
+        self.check(EMBED_FIELDS, body, ep)
         model = body.get("model")
         profile = self.model_profile(model, "embedding", ep, cat)
         assert isinstance(model, str)
