@@ -147,7 +147,9 @@ def _run_trio(case: dict[str, Any]) -> dict[str, Any]:
                 while True:
                     started = time.perf_counter()
                     try:
-                        _check((await orch.generate(PROMPT, provider="openai", model=MODEL)).content)
+                        _check(
+                            (await orch.generate(PROMPT, provider="openai", model=MODEL)).content
+                        )
                     except Exception as exc:
                         meter.errors[type(exc).__name__] += 1
                         await trio.sleep(0.01)
@@ -182,7 +184,9 @@ def _run_asyncio(case: dict[str, Any]) -> dict[str, Any]:
                 while True:
                     started = time.perf_counter()
                     try:
-                        _check((await orch.generate(PROMPT, provider="openai", model=MODEL)).content)
+                        _check(
+                            (await orch.generate(PROMPT, provider="openai", model=MODEL)).content
+                        )
                     except Exception as exc:
                         meter.errors[type(exc).__name__] += 1
                         await asyncio.sleep(0.01)
@@ -326,7 +330,9 @@ def report(
         latency_rows = []
         for kind in kinds:
             r = table.get((kind, 1))
-            p50 = "-" if not _ok(r) or r is None or r.get("p50_us") is None else f"{r['p50_us']:,.0f}"
+            p50 = (
+                "-" if not _ok(r) or r is None or r.get("p50_us") is None else f"{r['p50_us']:,.0f}"
+            )
             added = "-" if kind == "trio" else f"{paired(rounds, kind, 1, _added_us):+,.0f}"
             latency_rows.append([KIND_NAMES[kind], p50, added])
         print_table(["", "p50 µs", "added µs"], latency_rows)

@@ -3,9 +3,13 @@
 Callers in other threads (an asyncio loop, plain threads) never touch trio objects. They hand
 the runtime a :class:`Job` through the trio token's portal (``TrioToken.run_sync_soon``, the
 primitive under ``trio.from_thread``); the job runs as a task of the runtime's job nursery, in
-a copy of the caller's context, and reports back through a callback the front end supplies
-(resolve an asyncio future, release a lock). Streams and fan-outs are long-lived jobs that push
-items through a :class:`Feed`, bounded by credits the reader gives back as it reads.
+a copy of the caller's context, and its ``done`` wakes the caller (resolves an asyncio future,
+releases a lock). Streams and fan-outs are long-lived jobs that push items through a
+:class:`Feed`, bounded by credits the reader gives back as it reads.
+
+Crossing threads is batched both ways (an inbox of jobs; wake-ups held until the runtime runs
+out of work): each crossing is a syscall that hands the GIL to the other thread, and one per
+call made the two threads trade the GIL for every request.
 """
 
 from __future__ import annotations
@@ -79,10 +83,10 @@ class Runtime:
         self._stopping = False
         self._inbox: deque[Job[Any]] = deque()
         self._inbox_scheduled = False
-        self._notifier: _Notifier | None = None  # runtime thread only
         self._on_ready: Callable[[], None] | None = None
         self._on_exit: list[Callable[[], None]] = []
         # runtime thread only
+        self._notifier: _Notifier | None = None
         self._jobs: trio.Nursery | None = None
         self._stop = trio.Event()
         self._scope = trio.CancelScope()
@@ -207,14 +211,16 @@ class Runtime:
         """Run ``notify`` (which wakes a caller's thread) when the runtime next runs out of
         work, at most :data:`NOTIFY_DELAY` from now; at once if the runtime has stopped.
 
-        Runtime thread only. Every wake-up of another thread is a syscall that lets the woken
-        thread take the GIL, and on a busy core the two threads would then trade it for every
-        completion; deferred to the idle moment, one wake-up carries everything done since.
+        Every wake-up of another thread is a syscall that lets the woken thread take the GIL,
+        and on a busy core the two threads would then trade it for every completion; deferred
+        to the idle moment, one wake-up carries everything done since. (Outside the runtime
+        thread, which happens only once the runtime is ending, it notifies at once.)
         """
-        if self._notifier is None:
+        notifier = self._notifier
+        if notifier is None or threading.get_ident() != self.ident:
             notify()
         else:
-            self._notifier.add(notify)
+            notifier.add(notify)
 
     @staticmethod
     def _call_soon(token: trio.lowlevel.TrioToken, fn: Callable[..., object], *args: Any) -> None:

@@ -55,16 +55,21 @@ def _wait(lock: threading.Lock, on_interrupt: Callable[[], None]) -> None:
 class _Call(Job[R]):
     """A call from a thread: the runtime job and the lock the thread blocks on."""
 
-    __slots__ = ("lock",)
+    __slots__ = ("lock", "runtime")
 
     def __init__(
-        self, fn: Callable[..., Awaitable[R]], args: tuple[Any, ...], kwargs: dict[str, Any]
+        self,
+        fn: Callable[..., Awaitable[R]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        runtime: Runtime,
     ) -> None:
         super().__init__(fn, args, kwargs)
         self.lock = _locked()
+        self.runtime = runtime
 
     def done(self) -> None:  # runtime thread
-        self.lock.release()
+        self.runtime.later(self.lock.release)
 
 
 def _in_runtime(
@@ -185,7 +190,7 @@ class Orchestrator:
     def _run(
         self, fn: Callable[..., Awaitable[R]], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> R:
-        call = _Call(fn, args, kwargs)
+        call = _Call(fn, args, kwargs, self._runtime)
         self._runtime.submit(call)
         _wait(call.lock, lambda: self._runtime.cancel(call))
         return call.result()

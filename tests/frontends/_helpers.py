@@ -8,6 +8,7 @@ side of an upstream connection is still open: the emulator's view of a disconnec
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -19,29 +20,16 @@ import trio
 
 from hafs_actors import HafsConfig
 from hafs_actors.config import RequestTimeouts, RetrySettings
-
-try:  # the emulators' public home since the testing package; hafs_actors.emulated before
-    from hafs_actors.testing import emulated_config
-    from hafs_actors.testing.emulators import (
-        Emulator,
-        EmulatorConfig,
-        EmulatorStats,
-        Fault,
-        FaultPlan,
-        LatencyModel,
-        open_emulators,
-    )
-except ImportError:  # pragma: no cover
-    from hafs_actors.emulated import emulated_config  # type: ignore[no-redef]
-    from hafs_actors.emulator import (  # type: ignore[no-redef]
-        Emulator,
-        EmulatorConfig,
-        EmulatorStats,
-        Fault,
-        FaultPlan,
-        LatencyModel,
-        open_emulators,
-    )
+from hafs_actors.testing import emulated_config
+from hafs_actors.testing.emulators import (
+    Emulator,
+    EmulatorConfig,
+    EmulatorStats,
+    Fault,
+    FaultPlan,
+    LatencyModel,
+    open_emulators,
+)
 
 __all__ = [
     "HANG",
@@ -51,6 +39,8 @@ __all__ = [
     "LatencyModel",
     "Upstream",
     "eventually",
+    "eventually_async",
+    "runtime_threads",
     "upstream",
 ]
 
@@ -160,11 +150,14 @@ def eventually(check: Callable[[], bool], *, within: float = 2.0) -> bool:
 
 async def eventually_async(check: Callable[[], bool], *, within: float = 2.0) -> bool:
     """:func:`eventually` for a test running on an asyncio loop (it must not block it)."""
-    import asyncio
-
     deadline = time.monotonic() + within
     while not check():
         if time.monotonic() > deadline:
             return False
         await asyncio.sleep(0.01)
     return True
+
+
+def runtime_threads() -> list[threading.Thread]:
+    """The front ends' runtime threads still alive (none once every orchestrator closed)."""
+    return [t for t in threading.enumerate() if t.name == "hafs-runtime"]
