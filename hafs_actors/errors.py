@@ -14,6 +14,8 @@ lines only, and :func:`redact` scrubs anything that looks like a key before it i
 from __future__ import annotations
 
 import re
+
+import attrs
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -32,21 +34,25 @@ __all__ = [
     "ContentFilterError",
     "ContextLengthError",
     "HafsError",
+    "InvalidRequestError",
+    "InvalidRequestTypeError",
     "MailboxFull",
     "NotFoundError",
     "OrchestratorClosed",
     "OverloadedError",
     "ProtocolError",
     "ProviderConnectionError",
-    "ProviderDown",
     "ProviderError",
     "ProviderTimeoutError",
     "RateLimitError",
     "RateLimitWaitExceeded",
+    "ResponseTooLarge",
     "ServerError",
     "StreamAbandoned",
     "StreamInterruptedError",
+    "UnknownProviderError",
     "UnsupportedError",
+    "register_secret",
     "redact",
 ]
 
@@ -56,13 +62,50 @@ _KEY_PATTERNS = re.compile(
 )
 
 
+#: The configured key values themselves: removed from every error text and log line whatever
+#: their shape (a key a server echoes back need not look like ``sk-...``).
+_SECRETS: set[str] = set()
+_SECRET_PATTERN: re.Pattern[str] | None = None
+_MIN_SECRET_LENGTH = 6  # shorter values would scrub ordinary words
+
+
+def register_secret(value: str | None) -> None:
+    """Scrub ``value`` (a configured API key) from every error text and log line from now on."""
+    global _SECRET_PATTERN
+    if not value or len(value) < _MIN_SECRET_LENGTH or value in _SECRETS:
+        return
+    _SECRETS.add(value)
+    ordered = sorted(_SECRETS, key=len, reverse=True)  # longest first: no partial leftovers
+    _SECRET_PATTERN = re.compile("|".join(re.escape(v) for v in ordered))
+
+
 def redact(text: str) -> str:
-    """Replace anything shaped like an API key with ``[REDACTED]``."""
+    """Replace the configured keys, and anything shaped like an API key, with ``[REDACTED]``."""
+    if _SECRET_PATTERN is not None:
+        text = _SECRET_PATTERN.sub("[REDACTED]", text)
     return _KEY_PATTERNS.sub("[REDACTED]", text)
 
 
 class HafsError(Exception):
     """Base of every error this library raises on purpose."""
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready: the error's type, message and its public fields (attempts included)."""
+        from .types import to_plain
+
+        out: dict[str, object] = {"type": type(self).__name__, "message": str(self)}
+        for key, value in vars(self).items():
+            if key.startswith("_") or key in ("message", "cause"):
+                continue
+            if isinstance(value, tuple):
+                value = [to_plain(v) if attrs.has(type(v)) else v for v in value]
+            elif attrs.has(type(value)):
+                value = to_plain(value)
+            out[key] = value
+        cause = getattr(self, "cause", None)
+        if cause is not None:
+            out["cause"] = f"{type(cause).__name__}: {redact(str(cause))}"
+        return out
 
 
 # --- one provider call ----------------------------------------------------------------------
@@ -269,12 +312,6 @@ class RateLimitWaitExceeded(ProviderError):
     breaker_failure = False
 
 
-class ProviderDown(ProviderError):
-    """The provider's actor exceeded its restart intensity and is marked down."""
-
-    breaker_failure = False
-
-
 class AllProvidersFailed(HafsError):
     """Every candidate of a request failed or was skipped; ``attempts`` lists each one."""
 
@@ -299,3 +336,51 @@ class ConfigError(HafsError):
         self.key = key
         where = ", ".join(x for x in (source, f"key {key!r}" if key else "") if x)
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class UnknownProviderError(ConfigError, ValueError):
+    """A provider name that no configuration or registered adapter defines.
+
+    Raised before anything is sent, wherever the name appears (an argument, a chain, a route,
+    the environment, the configuration); ``choices`` lists the names that exist.
+    """
+
+    def __init__(
+        self, name: str, choices: Sequence[str], *, where: str = "", source: str = ""
+    ) -> None:
+        import difflib
+
+        self.name = name
+        self.choices = tuple(sorted(choices))
+        close = difflib.get_close_matches(name, self.choices, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        known = ", ".join(self.choices) or "none"
+        place = f" in {where}" if where else ""
+        super().__init__(f"unknown provider {name!r}{place}{hint} (known: {known})", source=source)
+        self.key = where
+
+
+class InvalidRequestError(HafsError, ValueError):
+    """A caller's argument is invalid; raised at the call, before anything reaches an actor.
+
+    ``argument`` names it (``"messages[2].content"``, ``"max_tokens"``).
+    """
+
+    def __init__(self, argument: str, message: str) -> None:
+        self.argument = argument
+        super().__init__(f"{argument}: {message}")
+
+
+class InvalidRequestTypeError(InvalidRequestError, TypeError):
+    """A caller's argument has the wrong type."""
+
+
+class ResponseTooLarge(ProtocolError):
+    """A response passed one of the adapter's size limits (its body, decoded, or one stream
+    event or line): the read stopped there. ``setting`` names the limit, ``limit`` its value.
+    Not retryable: the same request would get the same answer."""
+
+    def __init__(self, message: str, *, limit: int, setting: str, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.limit = limit
+        self.setting = setting

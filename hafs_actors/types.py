@@ -8,12 +8,13 @@ classes so a value can be shared between tasks without copies or locks.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal, TypeAlias
 
 import attrs
 
 __all__ = [
+    "OPTIONAL_PARAMS",
     "Attempt",
     "EmbedRequest",
     "EmbeddingResult",
@@ -37,6 +38,17 @@ __all__ = [
 
 Role: TypeAlias = Literal["system", "user", "assistant", "tool"]
 
+#: The optional sampling parameters of :class:`GenerateRequest`, as the API names them.
+OPTIONAL_PARAMS: tuple[str, ...] = (
+    "temperature",
+    "max_tokens",
+    "top_p",
+    "seed",
+    "stop",
+    "presence_penalty",
+    "frequency_penalty",
+)
+
 
 class FinishReason(str, enum.Enum):
     """Why generation stopped, normalized across providers (the raw value is kept beside it)."""
@@ -47,6 +59,9 @@ class FinishReason(str, enum.Enum):
     CONTENT_FILTER = "content_filter"
     ERROR = "error"
     OTHER = "other"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @attrs.frozen
@@ -127,8 +142,9 @@ class GenerateRequest:
     """A provider-neutral generation request.
 
     Either ``prompt`` or ``messages`` (or both: the prompt is appended as a final user turn).
-    ``extra`` is passed through verbatim into the provider's request body, for options this type
-    does not model.
+    The sampling parameters are placed where each provider's API defines them (docs/providers.md
+    has the table). ``extra`` holds fields for this request's provider only (the orchestrator
+    takes them per provider), merged into its body for options this type does not model.
     """
 
     model: str
@@ -140,6 +156,19 @@ class GenerateRequest:
     stop: tuple[str, ...] = ()
     tools: tuple[Mapping[str, Any], ...] = ()
     extra: Mapping[str, Any] = attrs.field(factory=dict)
+    top_p: float | None = None
+    seed: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+
+    def params(self) -> frozenset[str]:
+        """The optional parameters this request sets, by name (see :data:`OPTIONAL_PARAMS`)."""
+        return frozenset(name for name in OPTIONAL_PARAMS if getattr(self, name) not in (None, ()))
+
+    def without(self, names: Iterable[str]) -> GenerateRequest:
+        """This request with the named optional parameters unset."""
+        cleared: dict[str, Any] = {n: () if n == "stop" else None for n in names}
+        return attrs.evolve(self, **cleared)
 
     def all_messages(self) -> tuple[Message, ...]:
         """The conversation without the system prompt: ``messages`` then ``prompt``."""
@@ -211,6 +240,10 @@ class GenerateResult:
     def text(self) -> str:
         return self.content
 
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data (enums as their values), e.g. for ``json.dumps``."""
+        return to_plain(self)
+
 
 @attrs.frozen
 class EmbedRequest:
@@ -236,6 +269,10 @@ class EmbeddingResult:
     def vector(self) -> list[float]:
         """The first vector: convenient for single-text calls."""
         return self.vectors[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data, e.g. for ``json.dumps``."""
+        return to_plain(self)
 
 
 @attrs.frozen
@@ -292,3 +329,16 @@ class FinishEvent:
 StreamEvent: TypeAlias = (
     StreamStart | TextDelta | ThoughtDelta | ToolCallEvent | UsageEvent | FinishEvent
 )
+
+
+def _plain(_inst: object, _field: object, value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def to_plain(value: Any) -> dict[str, Any]:
+    """An attrs value as JSON-ready data: nested values too, enums as values, tuples as lists."""
+    return attrs.asdict(value, value_serializer=_plain)

@@ -12,8 +12,11 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
+
 from ..errors import ContentFilterError, ProtocolError, UnsupportedError
 from ..types import (
+    OPTIONAL_PARAMS,
     EmbeddingResult,
     EmbedRequest,
     FinishReason,
@@ -117,6 +120,8 @@ def build_messages_body(request: GenerateRequest, model: str, *, stream: bool) -
         body["temperature"] = request.temperature
     if request.stop:
         body["stop_sequences"] = list(request.stop)
+    if request.top_p is not None:
+        body["top_p"] = request.top_p
     if request.tools:
         tools = []
         for tool in request.tools:
@@ -304,9 +309,22 @@ class AnthropicAdapter(HttpAdapter):
 
     supports_embeddings = False
     rate_limit_dialect = "anthropic"
+    #: the sampling parameters the API defines (Anthropic has no seed nor penalties)
+    supported_params = frozenset(OPTIONAL_PARAMS) - {
+        "seed",
+        "presence_penalty",
+        "frequency_penalty",
+    }
 
-    def __init__(self, settings: AdapterSettings, *, provider: str = "anthropic") -> None:
-        super().__init__(settings, provider=provider)
+    def __init__(
+        self,
+        settings: AdapterSettings,
+        *,
+        provider: str = "anthropic",
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(settings, provider=provider, http_client=http_client, transport=transport)
         path = urlsplit(self.base_url).path.rstrip("/")
         prefix = "" if path.endswith("/v1") else "v1/"
         self.messages_path = f"{prefix}messages"

@@ -31,6 +31,7 @@ import trio
 
 from ..errors import ConfigError, ProtocolError, ProviderError, UnsupportedError
 from ..types import (
+    OPTIONAL_PARAMS,
     EmbeddingResult,
     EmbedRequest,
     FinishEvent,
@@ -249,6 +250,9 @@ class CustomAdapterWrapper:
         self.supports_streaming = callable(stream)
         self._embed_kw = _keywords(embed) if callable(embed) else (frozenset(), False)
         self._stream_kw = _keywords(stream) if callable(stream) else (frozenset(), False)
+        names, anything = self._generate_kw
+        #: the sampling parameters its generate() takes; a request with others skips it
+        self.supported_params = frozenset(p for p in OPTIONAL_PARAMS if anything or p in names)
 
     def __repr__(self) -> str:
         return f"wrap_custom_adapter({type(self.adapter).__name__}, provider={self.provider!r})"
@@ -271,6 +275,10 @@ class CustomAdapterWrapper:
             offered["temperature"] = request.temperature
         if request.stop:
             offered["stop"] = list(request.stop)
+        for name in ("top_p", "seed", "presence_penalty", "frequency_penalty"):
+            value = getattr(request, name)
+            if value is not None:
+                offered[name] = value
         offered.update(request.extra)
         return {k: v for k, v in offered.items() if anything or k in names}
 

@@ -15,8 +15,11 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
+
 from ..errors import ContentFilterError, ProtocolError
 from ..types import (
+    OPTIONAL_PARAMS,
     EmbeddingResult,
     EmbedRequest,
     FinishReason,
@@ -119,6 +122,14 @@ def build_generate_body(request: GenerateRequest, model: str) -> dict[str, Any]:
         config["temperature"] = request.temperature
     if request.stop:
         config["stopSequences"] = list(request.stop)
+    if request.top_p is not None:
+        config["topP"] = request.top_p
+    if request.seed is not None:
+        config["seed"] = request.seed
+    if request.presence_penalty is not None:
+        config["presencePenalty"] = request.presence_penalty
+    if request.frequency_penalty is not None:
+        config["frequencyPenalty"] = request.frequency_penalty
     if config:
         body["generationConfig"] = config
     if request.tools:
@@ -328,10 +339,19 @@ class GeminiAdapter(HttpAdapter):
     one, ``v1beta`` is appended (as python-genai does)."""
 
     embed_batch_limit = 100
+    #: the sampling parameters the API defines
+    supported_params = frozenset(OPTIONAL_PARAMS)
     health_path = "models?pageSize=1"
 
-    def __init__(self, settings: AdapterSettings, *, provider: str = "gemini") -> None:
-        super().__init__(settings, provider=provider)
+    def __init__(
+        self,
+        settings: AdapterSettings,
+        *,
+        provider: str = "gemini",
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(settings, provider=provider, http_client=http_client, transport=transport)
 
     def normalize_base_url(self, url: str) -> str:
         url = super().normalize_base_url(url)

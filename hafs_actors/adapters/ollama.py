@@ -18,8 +18,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import httpx
+
 from ..errors import NotFoundError, ProtocolError, ProviderError
 from ..types import (
+    OPTIONAL_PARAMS,
     EmbeddingResult,
     EmbedRequest,
     FinishReason,
@@ -76,6 +79,14 @@ def _options(request: GenerateRequest) -> dict[str, Any]:
         options["num_predict"] = request.max_tokens
     if request.stop:
         options["stop"] = list(request.stop)
+    if request.top_p is not None:
+        options["top_p"] = request.top_p
+    if request.seed is not None:
+        options["seed"] = request.seed
+    if request.presence_penalty is not None:
+        options["presence_penalty"] = request.presence_penalty
+    if request.frequency_penalty is not None:
+        options["frequency_penalty"] = request.frequency_penalty
     return options
 
 
@@ -297,10 +308,19 @@ class OllamaAdapter(HttpAdapter):
     is sent as a bearer token."""
 
     embed_batch_limit = 256
+    #: the sampling parameters the API defines
+    supported_params = frozenset(OPTIONAL_PARAMS)
     health_path = "api/version"
 
-    def __init__(self, settings: AdapterSettings, *, provider: str = "ollama") -> None:
-        super().__init__(settings, provider=provider)
+    def __init__(
+        self,
+        settings: AdapterSettings,
+        *,
+        provider: str = "ollama",
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(settings, provider=provider, http_client=http_client, transport=transport)
         self._legacy_chat = False
         self._legacy_embed = False
 

@@ -17,8 +17,11 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
+
 from ..errors import ContentFilterError, ProtocolError
 from ..types import (
+    OPTIONAL_PARAMS,
     EmbeddingResult,
     EmbedRequest,
     FinishReason,
@@ -135,6 +138,14 @@ def build_chat_body(
         body["temperature"] = request.temperature
     if request.stop:
         body["stop"] = list(request.stop)
+    if request.top_p is not None:
+        body["top_p"] = request.top_p
+    if request.seed is not None:
+        body["seed"] = request.seed
+    if request.presence_penalty is not None:
+        body["presence_penalty"] = request.presence_penalty
+    if request.frequency_penalty is not None:
+        body["frequency_penalty"] = request.frequency_penalty
     if request.tools:
         body["tools"] = [_tool(t) for t in request.tools]
     if stream:
@@ -412,12 +423,21 @@ class OpenAIAdapter(HttpAdapter):
     the widely supported ``max_tokens``."""
 
     embed_batch_limit = 2048
+    #: the sampling parameters the API defines
+    supported_params = frozenset(OPTIONAL_PARAMS)
     health_path = "models"
     chat_path = "chat/completions"
     embed_path = "embeddings"
 
-    def __init__(self, settings: AdapterSettings, *, provider: str = "openai") -> None:
-        super().__init__(settings, provider=provider)
+    def __init__(
+        self,
+        settings: AdapterSettings,
+        *,
+        provider: str = "openai",
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(settings, provider=provider, http_client=http_client, transport=transport)
         host = urlsplit(self.base_url).hostname or ""
         self.max_tokens_field = (
             "max_completion_tokens" if host == "api.openai.com" else "max_tokens"

@@ -53,6 +53,9 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 __all__ = ["ENV_VARS", "load_config", "resolve_config_path"]
 
+#: Read for Gemini's key when ``GEMINI_API_KEY`` is unset, as google-genai does.
+_GEMINI_ALIAS = "GOOGLE_API_KEY"
+
 #: Every environment variable the loader reads (besides each provider's ``api_key_env``).
 ENV_VARS: tuple[str, ...] = (
     "HAFS_CONFIG",
@@ -235,6 +238,9 @@ def _env_entries(layers: _Layers, env: Mapping[str, str]) -> list[tuple[tuple[st
             key_env = default_api_key_env(name)
         if isinstance(key_env, str) and key_env and (key := var(key_env)):
             entries.append((("providers", name, "api_key"), key, f"env {key_env}"))
+        elif key_env == "GEMINI_API_KEY" and (key := var(_GEMINI_ALIAS)):
+            # google-genai's other name for the key; GEMINI_API_KEY wins when both are set
+            entries.append((("providers", name, "api_key"), key, f"env {_GEMINI_ALIAS}"))
     for name, variable in BASE_URL_ENV_VARS.items():
         if (value := var(variable)) is not None:
             if name == "ollama":

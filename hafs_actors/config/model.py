@@ -391,6 +391,8 @@ class RoutingSettings:
     model: str | None = None
     default_tier: str = attrs.field(default=DEFAULT_TIER, converter=name_of)
     embed_route: Route = attrs.field(default=DEFAULT_EMBED_ROUTE, converter=_to_route)
+    #: drop a parameter a candidate cannot honour (``seed`` on Anthropic) instead of skipping it
+    drop_unsupported_params: bool = False
 
 
 @attrs.frozen
@@ -401,6 +403,8 @@ class RequestTimeouts:
     attempt_timeout: float = attrs.field(default=60.0, validator=greater_than(0))
     stream_ttft_timeout: float = attrs.field(default=30.0, validator=greater_than(0))
     stream_idle_timeout: float = attrs.field(default=30.0, validator=greater_than(0))
+    #: longest a stream may last once its first token arrived; None: no limit
+    stream_max_duration: float | None = attrs.field(default=None, validator=greater_than(0))
     shutdown_grace: float = attrs.field(default=5.0, validator=number_at_least(0))
     actor_call_timeout: float = attrs.field(default=5.0, validator=greater_than(0))
     health_check_timeout: float = attrs.field(default=10.0, validator=greater_than(0))
@@ -609,6 +613,7 @@ class HafsConfig:
         down: bool = False,
         supports_streaming: bool | None = None,
         supports_embeddings: bool | None = None,
+        supported_params: frozenset[str] | None = None,
     ) -> ProviderState:
         """The routing view of a configured provider; adapter flags override the kind's."""
         p = self.provider(name)
@@ -622,6 +627,7 @@ class HafsConfig:
             default_model=p.default_model,
             embed_model=p.embed_model,
             capabilities=p.capabilities,
+            supported_params=supported_params,
         )
 
     def routing_snapshot(

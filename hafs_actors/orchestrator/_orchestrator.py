@@ -13,7 +13,16 @@ enclosing ``async with``, the supervision tree then runs in a trio system task t
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Collection,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from types import TracebackType
@@ -26,10 +35,9 @@ import supervisors
 
 from .._groups import unwrap_single_exception
 from ..actors import actor_child_spec
-from ..adapters import wrap_custom_adapter
 from ..adapters.base import ProviderAdapter
 from ..config import HafsConfig, load_config
-from ..errors import ActorStopped, HafsError, OrchestratorClosed
+from ..errors import ActorStopped, HafsError, InvalidRequestError, OrchestratorClosed
 from ..observability import Observer, ObserverDispatcher, TelemetrySettings, telemetry_observer
 from ..providers import (
     HealthCall,
@@ -47,10 +55,19 @@ from ..routing import (
     RouteStream,
     StreamTicket,
 )
-from ..routing.tiers import Route, name_of
-from ..types import EmbeddingResult, EmbedRequest, GenerateResult, HealthStatus
+from ..routing.tiers import Provider, Route, TaskTier, name_of
+from ..types import EmbeddingResult, GenerateResult, HealthStatus
+from ._custom import SharedAdapter, adapter_source
 from ._fanout import FanoutResults, open_fanout
-from ._requests import ChainLike, MessageLike, generate_request, route_spec
+from ._requests import (
+    ChainLike,
+    ExtraLike,
+    MessageLike,
+    check_route,
+    embed_request,
+    generate_request,
+    route_spec,
+)
 from ._stream import StreamResponse
 from ._tree import adapter_factory, build_router, cell_config, provider_config, provider_state
 
@@ -104,7 +121,8 @@ class UnifiedOrchestrator:
         self._shutdown_grace = shutdown_grace
         self._config: HafsConfig | None = config
         self._router: Router | None = None
-        self._custom: dict[str, ProviderAdapter] = {}
+        self._custom: dict[str, Callable[[], ProviderAdapter]] = {}
+        self._shared: list[SharedAdapter] = []
         self._pending_routes: dict[str, Route] = {}
         self._providers_sup: supervisors.Supervisor | None = None
         self._tree_nursery: trio.Nursery | None = None
@@ -139,29 +157,45 @@ class UnifiedOrchestrator:
             self._config = load_config(self._config_path, env=self._env)
         return self._config
 
-    def register_adapter(self, name: str, adapter: Any) -> None:
+    def register_adapter(self, name: str, adapter: object) -> None:
         """Register a custom adapter under ``name`` (seed-style or native; see providers.md).
+
+        ``adapter`` is an instance or a factory (a class, or a function returning an adapter).
+        A factory gives every actor incarnation a fresh adapter. An instance is shared by every
+        incarnation: it is initialized once and its ``aclose()`` runs once, at the final
+        shutdown, never at a restart or a health probe.
 
         Works before and after start: a running orchestrator starts the provider's actor at
         once, and requests routed to it wait (within their deadline) until it is ready.
         """
         key = name_of(name)
-        wrapped = wrap_custom_adapter(adapter, key)
-        self._custom[key] = wrapped
+        factory, shared = adapter_source(adapter, key)
+        self._custom[key] = factory
+        if shared is not None:
+            self._shared.append(shared)
         if self._router is not None and self._tree_nursery is not None:
-            cell = self._make_cell(key, _const(wrapped), custom=True)
+            cell = self._make_cell(key, factory, custom=True)
             # Routable at once (requests wait, within their deadline, until it is ready).
             self._router.add_cell(cell, provider_state(self.config, cell))
             self._tree_nursery.start_soon(self._start_cell, cell)
 
-    def set_tier_route(self, tier: Any, route: ChainLike) -> None:
-        """Replace the route of a tier: a list of ``(provider, model)`` pairs."""
+    def set_tier_route(self, tier: TaskTier | str, route: ChainLike) -> None:
+        """Replace the route of a tier: ``(provider, model)`` pairs or ``"provider:model"``.
+
+        Provider names are checked against the configuration and the registered adapters: at
+        once when running, else when the orchestrator starts (an unknown name is an
+        :class:`UnknownProviderError` with a did-you-mean).
+        """
         key = name_of(tier)
-        normalized: Route = tuple((name_of(p), m) for p, m in route)
         if self._router is not None:
-            self._router.set_tier_route(key, normalized)
+            self._router.set_tier_route(key, check_route(key, route, self._names(self._router)[0]))
         else:
-            self._pending_routes[key] = normalized
+            self._pending_routes[key] = check_route(key, route, _ANY)
+
+    def _names(self, router: Router) -> tuple[Collection[str], Collection[str]]:
+        """The provider names and tiers a request may name."""
+        snapshot = router.snapshot()
+        return snapshot.providers.keys(), snapshot.tier_routes.keys()
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -269,8 +303,8 @@ class UnifiedOrchestrator:
                     self._providers_sup = providers
                     for cell in cells:
                         await providers.start_child(cell.child_spec())
-                    for name, adapter in self._custom.items():
-                        await self._start_cell(self._make_cell(name, _const(adapter), custom=True))
+                    for name, factory in self._custom.items():
+                        await self._start_cell(self._make_cell(name, factory, custom=True))
                     await root.start_child(
                         actor_child_spec(
                             "router",
@@ -280,6 +314,7 @@ class UnifiedOrchestrator:
                             shutdown=supervisors.Shutdown.BRUTAL_KILL,
                         )
                     )
+                    self._check_routes(router)
                     self._accepting = True
                     task_status.started()
                     await self._stop.wait()
@@ -289,7 +324,18 @@ class UnifiedOrchestrator:
         finally:
             self._accepting = False
             self._tree_nursery = None
+            with trio.CancelScope(shield=True):
+                await self._close_shared()
             self._stopped.set()
+
+    async def _close_shared(self) -> None:
+        """The one real ``aclose()`` of each registered instance; a failure is only logged."""
+        for shared in self._shared:
+            with trio.move_on_after(5):
+                try:
+                    await shared.close()
+                except Exception as exc:  # the user's close must not mask the shutdown
+                    log.warning("adapter %s: aclose() failed: %r", shared.provider, exc)
 
     async def _drain(self, router: Router) -> None:
         grace = self._shutdown_grace
@@ -299,6 +345,15 @@ class UnifiedOrchestrator:
             await router.idle.wait()
         if router.in_flight:
             log.warning("closing with %d request(s) in flight: cancelling them", router.in_flight)
+
+    def _check_routes(self, router: Router) -> None:
+        """Every provider a route names exists (custom adapters registered by now)."""
+        known = self._names(router)[0]
+        for tier, route in router.tier_routes.items():
+            check_route(f"routes.{tier}", route, known)
+        check_route("routing.rotation", router.rotation, known)
+        if router.override is not None:
+            check_route("routing.provider", (router.override,), known)
 
     def _make_cell(
         self, name: str, factory: Callable[[], ProviderAdapter], *, custom: bool
@@ -362,20 +417,25 @@ class UnifiedOrchestrator:
         self,
         prompt: str | None = None,
         *,
-        tier: Any = None,
-        provider: Any = None,
+        tier: TaskTier | str | None = None,
+        provider: Provider | str | None = None,
         model: str | None = None,
         fallback_providers: ChainLike | None = None,
         max_tokens: int | None = None,
         temperature: float | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+        stop: str | Sequence[str] | None = None,
+        presence_penalty: float | None = None,
+        frequency_penalty: float | None = None,
         system_prompt: str | None = None,
         messages: Sequence[MessageLike] | None = None,
         timeout: float | None = None,
         allow_fallback: bool = True,
-        stop: Sequence[str] = (),
         tools: Sequence[Mapping[str, Any]] = (),
-        extra: Mapping[str, Any] | None = None,
+        extra: ExtraLike | None = None,
         max_cost: float | None = None,
+        drop_unsupported_params: bool | None = None,
     ) -> GenerateResult:
         """Generate a completion, routed by tier, explicit provider or fallback chain.
 
@@ -385,12 +445,23 @@ class UnifiedOrchestrator:
         """
         router = self._require_router()
         request = generate_request(
-            prompt, messages, system_prompt, max_tokens, temperature, stop, tools, extra
+            prompt=prompt,
+            messages=messages,
+            system_prompt=system_prompt,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            seed=seed,
+            stop=stop,
+            presence_penalty=presence_penalty,
+            frequency_penalty=frequency_penalty,
+            tools=tools,
         )
         spec = route_spec(
             self.config,
             "generate",
             request,
+            *self._names(router),
             tier=tier,
             provider=provider,
             model=model,
@@ -398,6 +469,8 @@ class UnifiedOrchestrator:
             allow_fallback=allow_fallback,
             timeout=timeout,
             max_cost=max_cost,
+            extra=extra,
+            drop_unsupported_params=drop_unsupported_params,
         )
         try:
             # No timeout scope here: the router runs the chain under the request's deadline.
@@ -413,20 +486,25 @@ class UnifiedOrchestrator:
         self,
         prompt: str | None = None,
         *,
-        tier: Any = None,
-        provider: Any = None,
+        tier: TaskTier | str | None = None,
+        provider: Provider | str | None = None,
         model: str | None = None,
         fallback_providers: ChainLike | None = None,
         max_tokens: int | None = None,
         temperature: float | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+        stop: str | Sequence[str] | None = None,
+        presence_penalty: float | None = None,
+        frequency_penalty: float | None = None,
         system_prompt: str | None = None,
         messages: Sequence[MessageLike] | None = None,
         timeout: float | None = None,
         allow_fallback: bool = True,
-        stop: Sequence[str] = (),
         tools: Sequence[Mapping[str, Any]] = (),
-        extra: Mapping[str, Any] | None = None,
+        extra: ExtraLike | None = None,
         max_cost: float | None = None,
+        drop_unsupported_params: bool | None = None,
     ) -> AsyncIterator[StreamResponse]:
         """Stream a completion: ``async with orch.stream(...) as s: async for text in s: ...``.
 
@@ -436,12 +514,23 @@ class UnifiedOrchestrator:
         """
         router = self._require_router()
         request = generate_request(
-            prompt, messages, system_prompt, max_tokens, temperature, stop, tools, extra
+            prompt=prompt,
+            messages=messages,
+            system_prompt=system_prompt,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            seed=seed,
+            stop=stop,
+            presence_penalty=presence_penalty,
+            frequency_penalty=frequency_penalty,
+            tools=tools,
         )
         spec = route_spec(
             self.config,
             "stream",
             request,
+            *self._names(router),
             tier=tier,
             provider=provider,
             model=model,
@@ -449,6 +538,8 @@ class UnifiedOrchestrator:
             allow_fallback=allow_fallback,
             timeout=timeout,
             max_cost=max_cost,
+            extra=extra,
+            drop_unsupported_params=drop_unsupported_params,
         )
         send, receive = trio.open_memory_channel[StreamItem](_STREAM_BUFFER)
         outcome = StreamOutcome()
@@ -478,8 +569,8 @@ class UnifiedOrchestrator:
         text: str | Sequence[str] | None = None,
         *,
         texts: Sequence[str] | None = None,
-        tier: Any = None,
-        provider: Any = None,
+        tier: TaskTier | str | None = None,
+        provider: Provider | str | None = None,
         model: str | None = None,
         fallback_providers: ChainLike | None = None,
         dimensions: int | None = None,
@@ -492,7 +583,7 @@ class UnifiedOrchestrator:
         """
         single = isinstance(text, str)
         if text is None and texts is None:
-            raise ValueError("embed() needs text= or texts=")
+            raise InvalidRequestError("text", "embed() needs text= or texts=")
         items: tuple[str, ...] = (text,) if isinstance(text, str) else tuple(texts or text or ())
         result = await self.embeddings(
             items,
@@ -510,8 +601,8 @@ class UnifiedOrchestrator:
         self,
         texts: Sequence[str],
         *,
-        tier: Any = None,
-        provider: Any = None,
+        tier: TaskTier | str | None = None,
+        provider: Provider | str | None = None,
         model: str | None = None,
         fallback_providers: ChainLike | None = None,
         dimensions: int | None = None,
@@ -520,20 +611,18 @@ class UnifiedOrchestrator:
     ) -> EmbeddingResult:
         """Embed several texts; vectors come back in input order, with attempts and usage."""
         router = self._require_router()
-        if isinstance(texts, str) or not texts:
-            raise ValueError("embeddings() needs a non-empty sequence of strings")
-        request = EmbedRequest(model="", texts=tuple(texts), dimensions=dimensions)
+        request = embed_request(texts, dimensions)
         spec = route_spec(
             self.config,
             "embed",
             request,
+            *self._names(router),
             tier=tier,
             provider=provider,
             model=model,
             fallback_providers=fallback_providers,
             allow_fallback=allow_fallback,
             timeout=timeout,
-            max_cost=None,
         )
         try:
             call = router.ref.ask(RouteEmbed(spec))
@@ -631,5 +720,17 @@ async def open_orchestrator(
         yield orch
 
 
-def _const(adapter: ProviderAdapter) -> Callable[[], ProviderAdapter]:
-    return lambda: adapter
+class _AnyName(Collection[str]):
+    """Accepts every name: routes set before the start are checked when it starts."""
+
+    def __contains__(self, item: object) -> bool:
+        return True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+_ANY = _AnyName()

@@ -1,99 +1,363 @@
 """The API boundary: the caller's arguments become a validated request and its route spec.
 
-Everything a caller passes is checked here, before it reaches an actor shared by every caller.
+Everything a caller passes is checked here, before it reaches an actor shared by every caller:
+a bad value is an :class:`~hafs_actors.errors.InvalidRequestError` (a ``ValueError``) or an
+:class:`~hafs_actors.errors.InvalidRequestTypeError` (also a ``TypeError``) naming the argument,
+and an unknown provider name an :class:`~hafs_actors.errors.UnknownProviderError` with a
+did-you-mean. Nothing here sends anything.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import enum
+import json
+import math
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, TypeAlias
 
+import attrs
 import trio
 
 from ..config import HafsConfig
+from ..errors import InvalidRequestError, InvalidRequestTypeError, UnknownProviderError
 from ..routing import RouteRequest, RouteSpec
+from ..routing.tiers import Route, RouteEntry, name_of, parse_route_entry
 from ..tokens import embed_window_tokens, request_tokens
-from ..types import EmbedRequest, GenerateRequest, Message
+from ..types import EmbedRequest, GenerateRequest, Message, ToolCall
 
-__all__ = ["ChainLike", "MessageLike", "generate_request", "route_spec"]
+__all__ = [
+    "ChainLike",
+    "ExtraLike",
+    "MessageLike",
+    "ProviderLike",
+    "check_route",
+    "embed_request",
+    "generate_request",
+    "route_spec",
+]
 
-ChainLike: TypeAlias = Sequence[Any]
+ProviderLike: TypeAlias = str | enum.Enum
+#: a chain step: ``("openai", "gpt-4o")``, ``("openai", None)``, ``"openai:gpt-4o"``, ``"openai"``
+StepLike: TypeAlias = tuple[ProviderLike, str | None] | str
+ChainLike: TypeAlias = Sequence[StepLike]
 MessageLike: TypeAlias = Message | Mapping[str, Any]
+#: extra body fields per provider: ``{"openai": {"logit_bias": {...}}}``
+ExtraLike: TypeAlias = Mapping[ProviderLike, Mapping[str, Any]]
+
+_ROLES = ("system", "user", "assistant", "tool")
 
 
-def message(m: MessageLike) -> Message:
-    if isinstance(m, Message):
-        return m
+def _text(argument: str, value: object, *, empty_ok: bool = True) -> str:
+    """A string that can be sent: no bytes, no lone surrogates (what JSON ``"\\ud800"`` gives)."""
+    if not isinstance(value, str):
+        raise InvalidRequestTypeError(argument, f"must be a str, not {type(value).__name__}")
     try:
-        return Message(role=m["role"], content=m["content"])
-    except KeyError as exc:
-        raise ValueError(f"a message needs 'role' and 'content', got keys {sorted(m)}") from exc
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidRequestError(
+            argument, f"is not valid Unicode text (at index {exc.start}: {exc.reason})"
+        ) from None
+    if not empty_ok and not value:
+        raise InvalidRequestError(argument, "must not be empty")
+    return value
+
+
+def _number(argument: str, value: object, low: float, high: float) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidRequestTypeError(argument, f"must be a number, not {type(value).__name__}")
+    if not (math.isfinite(value) and low <= value <= high):
+        raise InvalidRequestError(argument, f"must be between {low:g} and {high:g}, got {value!r}")
+    return float(value)
+
+
+def _integer(argument: str, value: object, low: int) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequestTypeError(
+            argument, f"must be an integer, not {type(value).__name__} {value!r}"
+        )
+    if value < low:
+        raise InvalidRequestError(argument, f"must be >= {low}, got {value}")
+    return value
+
+
+def _json(argument: str, value: object) -> None:
+    """The value must survive JSON encoding (the wire format of every provider)."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvalidRequestTypeError(argument, f"is not JSON-serialisable: {exc}") from None
+
+
+def _tool_call(argument: str, value: object) -> ToolCall:
+    if isinstance(value, ToolCall):
+        return value
+    if not isinstance(value, Mapping):
+        raise InvalidRequestTypeError(argument, "must be a ToolCall or an OpenAI tool_call dict")
+    function = value.get("function", value)
+    if not isinstance(function, Mapping):
+        raise InvalidRequestTypeError(f"{argument}.function", "must be a dict")
+    name = _text(f"{argument}.function.name", function.get("name"), empty_ok=False)
+    raw = function.get("arguments", {})
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw) if raw else {}
+        except (ValueError, RecursionError):
+            raise InvalidRequestError(
+                f"{argument}.function.arguments", "is not a JSON object"
+            ) from None
+    if not isinstance(raw, dict):
+        raise InvalidRequestTypeError(f"{argument}.function.arguments", "must be a JSON object")
+    _json(f"{argument}.function.arguments", raw)
+    call_id = value.get("id", "")
+    return ToolCall(id=_text(f"{argument}.id", call_id or ""), name=name, arguments=raw)
+
+
+def message(m: object, argument: str = "messages[0]") -> Message:
+    """A :class:`Message` from a typed one or a dict, keeping every field the type has."""
+    if isinstance(m, Message):
+        fields = attrs.asdict(m, recurse=False)
+    elif isinstance(m, Mapping):
+        unknown = sorted(set(m) - {"role", "content", "name", "tool_call_id", "tool_calls"})
+        if unknown:
+            raise InvalidRequestError(argument, f"unknown message field(s): {', '.join(unknown)}")
+        fields = dict(m)
+    else:
+        raise InvalidRequestTypeError(
+            argument, f"must be a Message or a dict, not {type(m).__name__}"
+        )
+    role = fields.get("role")
+    if role not in _ROLES:
+        raise InvalidRequestError(f"{argument}.role", f"must be one of {_ROLES}, got {role!r}")
+    content = fields.get("content")
+    calls = tuple(
+        _tool_call(f"{argument}.tool_calls[{i}]", c)
+        for i, c in enumerate(fields.get("tool_calls") or ())
+    )
+    if content is None and calls:
+        content = ""
+    name = fields.get("name")
+    call_id = fields.get("tool_call_id")
+    if role == "tool" and not call_id:
+        raise InvalidRequestError(f"{argument}.tool_call_id", "a tool message needs one")
+    return Message(
+        role=role,
+        content=_text(f"{argument}.content", content),
+        name=None if name is None else _text(f"{argument}.name", name),
+        tool_call_id=None if call_id is None else _text(f"{argument}.tool_call_id", call_id),
+        tool_calls=calls,
+    )
+
+
+def _stop(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (_text("stop", value, empty_ok=False),)
+    if not isinstance(value, Sequence):
+        raise InvalidRequestTypeError("stop", "must be a string or a list of strings")
+    return tuple(_text(f"stop[{i}]", s, empty_ok=False) for i, s in enumerate(value))
+
+
+def _tools(value: object) -> tuple[Mapping[str, Any], ...]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise InvalidRequestTypeError("tools", "must be a list of tool definitions")
+    for i, tool in enumerate(value):
+        if not isinstance(tool, Mapping):
+            raise InvalidRequestTypeError(
+                f"tools[{i}]", f"must be a dict (a tool definition), not {type(tool).__name__}"
+            )
+        _json(f"tools[{i}]", tool)
+    return tuple(value)
 
 
 def generate_request(
+    *,
     prompt: str | None,
-    messages: Sequence[MessageLike] | None,
+    messages: object,
     system_prompt: str | None,
     max_tokens: int | None,
     temperature: float | None,
-    stop: Sequence[str],
-    tools: Sequence[Mapping[str, Any]],
-    extra: Mapping[str, Any] | None,
+    top_p: float | None,
+    seed: int | None,
+    stop: str | Sequence[str] | None,
+    presence_penalty: float | None,
+    frequency_penalty: float | None,
+    tools: object,
 ) -> GenerateRequest:
+    """A validated generation request (model and extra are set per candidate by the router)."""
     if prompt is None and not messages:
-        raise ValueError("generate() needs a prompt or messages")
-    if max_tokens is not None and max_tokens < 1:
-        raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
+        raise InvalidRequestError("prompt", "generate() needs a prompt or messages")
+    if messages is not None and (
+        isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence)
+    ):
+        raise InvalidRequestTypeError("messages", "must be a list of messages")
     return GenerateRequest(
         model="",
-        prompt=prompt,
-        messages=tuple(message(m) for m in messages or ()),
-        system_prompt=system_prompt,
-        max_tokens=max_tokens,
-        temperature=temperature,
-        stop=tuple(stop),
-        tools=tuple(tools),
-        extra=dict(extra or {}),
+        prompt=None if prompt is None else _text("prompt", prompt),
+        messages=tuple(message(m, f"messages[{i}]") for i, m in enumerate(messages or [])),
+        system_prompt=None if system_prompt is None else _text("system_prompt", system_prompt),
+        max_tokens=_integer("max_tokens", max_tokens, 1),
+        temperature=_number("temperature", temperature, 0.0, 2.0),
+        stop=_stop(stop),
+        tools=_tools(tools),
+        top_p=_number("top_p", top_p, 0.0, 1.0),
+        seed=_integer("seed", seed, -(2**63)),
+        presence_penalty=_number("presence_penalty", presence_penalty, -2.0, 2.0),
+        frequency_penalty=_number("frequency_penalty", frequency_penalty, -2.0, 2.0),
     )
+
+
+def embed_request(texts: object, dimensions: int | None) -> EmbedRequest:
+    """A validated embedding request."""
+    if isinstance(texts, (str, bytes)) or not isinstance(texts, Sequence) or not texts:
+        raise InvalidRequestTypeError("texts", "must be a non-empty list of strings")
+    return EmbedRequest(
+        model="",
+        texts=tuple(_text(f"texts[{i}]", t) for i, t in enumerate(texts)),
+        dimensions=_integer("dimensions", dimensions, 1),
+    )
+
+
+def _provider_name(argument: str, value: object, known: Collection[str]) -> str:
+    if not isinstance(value, (str, enum.Enum)):
+        raise InvalidRequestTypeError(argument, f"must be a provider name, not {value!r}")
+    name = name_of(value)
+    if name not in known:
+        raise UnknownProviderError(name, list(known), where=argument)
+    return name
+
+
+def _step(argument: str, value: object, known: Collection[str]) -> RouteEntry:
+    if isinstance(value, str):
+        try:
+            provider, model = parse_route_entry(value)
+        except ValueError as exc:
+            raise InvalidRequestError(argument, str(exc)) from None
+    elif isinstance(value, Sequence) and len(value) == 2:
+        provider, model = value[0], value[1]
+        if model is not None and not isinstance(model, str):
+            raise InvalidRequestTypeError(f"{argument}[1]", "a model name must be a str or None")
+    else:
+        raise InvalidRequestTypeError(
+            argument, f"must be 'provider:model', 'provider' or (provider, model), not {value!r}"
+        )
+    return (_provider_name(argument, provider, known), model)
+
+
+def check_route(argument: str, route: Sequence[object], known: Collection[str]) -> Route:
+    """A route (tier route or chain) with every provider name checked."""
+    if isinstance(route, (str, bytes)) or not isinstance(route, Sequence):
+        raise InvalidRequestTypeError(argument, "must be a list of (provider, model) steps")
+    return tuple(_step(f"{argument}[{i}]", step, known) for i, step in enumerate(route))
+
+
+def _extra(extra: ExtraLike | None, known: Collection[str]) -> Mapping[str, Mapping[str, Any]]:
+    if extra is None:
+        return {}
+    if not isinstance(extra, Mapping):
+        raise InvalidRequestTypeError("extra", "must be a dict of provider name -> body fields")
+    out: dict[str, Mapping[str, Any]] = {}
+    for key, fields in extra.items():
+        if isinstance(key, (str, enum.Enum)) and name_of(key) not in known:
+            hint = (
+                f"extra is per provider, e.g. extra={{'openai': {{{key!r}: ...}}}}"
+                if not isinstance(fields, Mapping)
+                else ""
+            )
+            if hint:
+                raise InvalidRequestError("extra", hint)
+        name = _provider_name(f"extra[{key!r}]", key, known)
+        if not isinstance(fields, Mapping):
+            raise InvalidRequestTypeError(f"extra[{name!r}]", "must be a dict of body fields")
+        _json(f"extra[{name!r}]", fields)
+        out[name] = fields
+    return out
 
 
 def route_spec(
     config: HafsConfig,
     operation: str,
     request: GenerateRequest | EmbedRequest,
+    known: Collection[str],
+    tiers: Collection[str],
     *,
-    tier: Any,
-    provider: Any,
-    model: str | None,
+    tier: object,
+    provider: object,
+    model: object,
     fallback_providers: ChainLike | None,
     allow_fallback: bool,
     timeout: float | None,
-    max_cost: float | None,
+    max_cost: float | None = None,
+    extra: ExtraLike | None = None,
+    drop_unsupported_params: bool | None = None,
 ) -> RouteSpec:
-    """The request with its route and its one deadline, as the router takes it."""
+    """The request with its checked route and its one deadline, as the router takes it."""
+    if model is not None and not isinstance(model, str):
+        raise InvalidRequestTypeError("model", f"must be a str, not {type(model).__name__}")
+    provider_name: str | None = None
+    if provider is not None:
+        if isinstance(provider, str) and model is None and (":" in provider or "/" in provider):
+            provider_name, model = _step("provider", provider, known)
+        else:
+            provider_name = _provider_name("provider", provider, known)
+    elif model is not None:
+        if ":" not in model and "/" not in model:
+            raise InvalidRequestError(
+                "model", f"needs provider= too, or the form 'provider/model' (got {model!r})"
+            )
+        provider_name, model = _step("model", model, known)
+    tier_name: str | None = None
+    if tier is not None:
+        if not isinstance(tier, (str, enum.Enum)):
+            raise InvalidRequestTypeError("tier", f"must be a tier name, not {tier!r}")
+        tier_name = name_of(tier)
+        if tier_name not in tiers:
+            import difflib
+
+            close = difflib.get_close_matches(tier_name, list(tiers), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise InvalidRequestError(
+                "tier", f"unknown tier {tier_name!r}{hint} (known: {', '.join(sorted(tiers))})"
+            )
+    chain = (
+        None
+        if fallback_providers is None
+        else check_route("fallback_providers", fallback_providers, known)
+    )
     if isinstance(request, GenerateRequest):
         estimate = request_tokens(request)
         max_tokens = request.max_tokens
+        params = request.params()
     else:
         estimate = embed_window_tokens(request)
         max_tokens = None
+        params = frozenset()
+    if max_cost is not None:
+        _number("max_cost", max_cost, 0.0, math.inf)
+    drop = drop_unsupported_params
     route = RouteRequest(
         operation=operation,  # type: ignore[arg-type]
-        tier=tier,
-        provider=provider,
+        tier=tier_name,
+        provider=provider_name,
         model=model,
-        fallback_providers=(
-            tuple((p, m) for p, m in fallback_providers) if fallback_providers is not None else None
-        ),
-        allow_fallback=allow_fallback,
+        fallback_providers=chain,
+        allow_fallback=bool(allow_fallback),
         estimated_input_tokens=estimate,
         max_tokens=max_tokens,
         max_cost=max_cost if max_cost is not None else config.cost.max_cost_per_request,
+        params=params,
+        drop_unsupported=config.routing.drop_unsupported_params if drop is None else drop,
     )
     t = config.timeouts
+    if timeout is not None:
+        _number("timeout", timeout, 0.0, math.inf)
+        if timeout <= 0:
+            raise InvalidRequestError("timeout", f"must be a positive number, got {timeout!r}")
     deadline_in = timeout if timeout is not None else t.request_deadline
-    if not deadline_in > 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     return RouteSpec(
         route=route,
         request=request,
@@ -101,4 +365,6 @@ def route_spec(
         attempt_timeout=min(t.attempt_timeout, deadline_in),
         ttft_timeout=t.stream_ttft_timeout,
         idle_timeout=t.stream_idle_timeout,
+        max_stream_duration=t.stream_max_duration,
+        extra=_extra(extra, known),
     )

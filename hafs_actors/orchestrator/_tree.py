@@ -15,6 +15,7 @@ from typing import Any
 from ..adapters import create_adapter
 from ..adapters.base import ProviderAdapter
 from ..config import HafsConfig, ProviderConfig
+from ..errors import register_secret
 from ..providers import ProviderCell, ProviderCellConfig
 from ..routing import ProviderState, Router
 from ..routing.capabilities import usage_cost
@@ -48,6 +49,7 @@ def provider_config(config: HafsConfig, name: str, *, custom: bool) -> ProviderC
 def adapter_factory(config: HafsConfig, p: ProviderConfig) -> Callable[[], ProviderAdapter]:
     """A fresh built-in adapter per actor incarnation (so a restart gets a fresh client)."""
     settings = config.adapter_settings(p.name)
+    register_secret(settings.api_key)  # scrubbed by value from every error text and log line
     kind = p.kind
     name = p.name
 
@@ -94,6 +96,7 @@ def provider_state(config: HafsConfig, cell: ProviderCell) -> ProviderState:
             name,
             supports_streaming=probe.supports_streaming,
             supports_embeddings=probe.supports_embeddings,
+            supported_params=getattr(probe, "supported_params", None),
         )
     # A custom adapter: its configuration (if any) supplies models and capabilities; else a
     # seed-style adapter's own defaults (``generate(prompt, model="default-model")``) name
@@ -106,6 +109,7 @@ def provider_state(config: HafsConfig, cell: ProviderCell) -> ProviderState:
         default_model=p.default_model or _adapter_model_default(probe, "generate"),
         embed_model=p.embed_model or _adapter_model_default(probe, "embed"),
         capabilities=p.capabilities,
+        supported_params=getattr(probe, "supported_params", None),
     )
 
 

@@ -86,7 +86,8 @@ class ProviderActor(Actor[ProviderMessage, Any]):
     ) -> None:
         # The attempt deadline is the deadline of the spawned task's own scope: one scope per
         # attempt, and the caller gets a typed attempt timeout when it passes.
-        deadline = math.inf if isinstance(msg, HealthCall) else msg.deadline
+        # A stream keeps its own attempt scope, whose deadline is lifted once it commits.
+        deadline = math.inf if isinstance(msg, (HealthCall, StreamCall)) else msg.deadline
         try:
             await self._run_spawned(
                 envelope, handler, (msg,), deadline, lambda: self._timed_out(msg)
@@ -138,28 +139,46 @@ class ProviderActor(Actor[ProviderMessage, Any]):
             )
         sink = call.sink
         start = trio.current_time()
-        async with cell.admit(request.model, call.deadline, request) as admission:
-            state = StreamState()
-            try:
-                async with self.adapter.stream(request) as events:
-                    await pump(events, sink, state, call, start, cell.name)
-            except ProviderError as exc:
-                if state.first_token_at is not None and not isinstance(
-                    exc, (StreamInterruptedError, StreamAbandoned)
-                ):
-                    raise StreamInterruptedError(
-                        f"stream failed after output: {exc.message}",
-                        partial_text=sink.text,
-                        usage=state.usage,
-                        cause=exc,
-                        provider=exc.provider or cell.name,
-                        model=exc.model or request.model,
-                        status=exc.status,
-                        request_id=exc.request_id or state.request_id,
-                    ) from exc
-                raise
-            ttft = None if state.first_token_at is None else state.first_token_at - start
-            admission.succeeded(state.usage, state.rate_limit, latency=ttft)
+        admission_ctx = cell.admit(request.model, call.deadline, request)
+        state = StreamState()
+        with trio.CancelScope(deadline=call.deadline) as attempt_scope:
+
+            def lift(deadline: float) -> None:
+                attempt_scope.deadline = deadline
+                admission_ctx.deadline = deadline
+
+            sink.lift_on_commit(lift)
+            async with admission_ctx as admission:
+                try:
+                    async with self.adapter.stream(request) as events:
+                        await pump(events, sink, state, call, start, cell.name)
+                except ProviderError as exc:
+                    if state.first_token_at is not None and not isinstance(
+                        exc, (StreamInterruptedError, StreamAbandoned)
+                    ):
+                        raise StreamInterruptedError(
+                            f"stream failed after output: {exc.message}",
+                            partial_text=sink.text,
+                            usage=state.usage,
+                            cause=exc,
+                            provider=exc.provider or cell.name,
+                            model=exc.model or request.model,
+                            status=exc.status,
+                            request_id=exc.request_id or state.request_id,
+                        ) from exc
+                    raise
+                ttft = None if state.first_token_at is None else state.first_token_at - start
+                admission.succeeded(state.usage, state.rate_limit, latency=ttft)
+        if attempt_scope.cancelled_caught:
+            if sink.committed:
+                raise StreamInterruptedError(
+                    "stream passed its maximum duration",
+                    partial_text=sink.text,
+                    usage=state.usage,
+                    provider=cell.name,
+                    model=request.model,
+                )
+            raise self._timed_out(call)
         await sink.flush()
         usage = state.usage or Usage()
         return GenerateResult(

@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import trio
 
-from ..errors import HafsError, ProviderTimeoutError, RateLimitError, StreamAbandoned
+from ..errors import (
+    HafsError,
+    ProviderError,
+    ProviderTimeoutError,
+    RateLimitError,
+    StreamAbandoned,
+)
 from ..types import RateLimitInfo, Usage
 
 if TYPE_CHECKING:
@@ -43,14 +49,15 @@ class Admission:
 
 
 class AdmissionContext:
-    __slots__ = ("_adm", "_cell", "_deadline", "_estimate", "_lease_cm", "_model")
+    __slots__ = ("_adm", "_cell", "_estimate", "_lease_cm", "_model", "deadline")
 
     def __init__(
         self, cell: ProviderCell, model: str, deadline: float, estimate: tuple[int, int]
     ) -> None:
         self._cell = cell
         self._model = model
-        self._deadline = deadline
+        #: the attempt deadline; a committed stream lifts it
+        self.deadline = deadline
         self._estimate = estimate
         self._adm: Admission | None = None
         self._lease_cm: Any = None
@@ -62,7 +69,7 @@ class AdmissionContext:
         try:
             limiter = cell.limiter_for(self._model)
             self._lease_cm = limiter.acquire(
-                self._estimate[0], self._estimate[1], deadline=self._deadline
+                self._estimate[0], self._estimate[1], deadline=self.deadline
             )
             lease = await self._lease_cm.__aenter__()
         except BaseException as exc:
@@ -81,7 +88,7 @@ class AdmissionContext:
         now = trio.current_time()
         elapsed = now - adm._start
         outcome = exc
-        if isinstance(exc, trio.Cancelled) and now >= self._deadline:
+        if isinstance(exc, trio.Cancelled) and now >= self.deadline:
             # The attempt deadline (the spawned task's scope) fired: a timeout, which counts
             # against the breaker, unlike a caller's cancellation.
             outcome = ProviderTimeoutError(
@@ -106,6 +113,8 @@ class AdmissionContext:
                 cell.breaker.on_cancel(adm._permit)  # the reader left: not a provider failure
             elif exc is not None:
                 cell.breaker.on_failure(adm._permit, now, elapsed, exc)
+                if isinstance(exc, ProviderError):
+                    cell.pause_if_announced(self._model, exc, now)
                 if isinstance(exc, HafsError):
                     cell.record_failure(exc)
                 if isinstance(exc, RateLimitError):

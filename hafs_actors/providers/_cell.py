@@ -20,7 +20,7 @@ import supervisors
 from ..actors import ActorRef, Overflow, actor_child_spec
 from ..adapters.base import ProviderAdapter
 from ..adapters.http import HttpAdapter
-from ..errors import HafsError
+from ..errors import HafsError, OverloadedError, ProviderError, RateLimitError, ServerError
 from ..observability import ObserverDispatcher, ProviderLatency, ProviderLatencyHistograms
 from ..resilience import (
     BreakerConfig,
@@ -32,7 +32,7 @@ from ..resilience import (
     RateLimits,
 )
 from ..tokens import embed_batch_tokens, request_tokens
-from ..transport import TransportStatistics, transport_statistics
+from ..transport import TransportStatistics
 from ..types import EmbedRequest, GenerateRequest, Usage
 from ._actor import ProviderActor
 from ._admission import AdmissionContext
@@ -44,6 +44,9 @@ log = logging.getLogger("hafs_actors.provider")
 
 #: Providers that meter rate limits per model; others per provider.
 PER_MODEL_LIMITS = frozenset({"openai", "gemini"})
+
+#: the answers whose announced delay pauses the provider for everyone (429, 503, 529)
+_PAUSING = (RateLimitError, OverloadedError, ServerError)
 
 
 @attrs.frozen
@@ -134,6 +137,9 @@ class ProviderCell:
         #: the running incarnation's adapter (None between incarnations and while down)
         self.adapter: ProviderAdapter | None = None
         self.latency = ProviderLatencyHistograms()
+        #: server-announced pauses: the whole provider, and model buckets (per-model metering)
+        self._paused_until = 0.0
+        self._model_paused_until: dict[str, float] = {}
 
     # --- limits, usage, cost -------------------------------------------------------------------
 
@@ -158,6 +164,32 @@ class ProviderCell:
             self.input_tokens += usage.input_tokens or 0
             self.output_tokens += usage.output_tokens or 0
             self.cost += self.cost_of(model, usage) or 0.0
+
+    def pause_if_announced(self, model: str, error: ProviderError, now: float) -> None:
+        """Pause the provider (or the model's bucket) for a server-announced delay.
+
+        A 429, 503 or 529 with ``Retry-After`` (or a delay in the body) is the server saying
+        "not now" to every caller, not only this one: every request then moves on at once, and
+        the breaker stays open until the pause ends.
+        """
+        delay = error.retry_after
+        if delay is None and isinstance(error, RateLimitError) and error.rate_limit is not None:
+            delay = error.rate_limit.retry_after
+        if delay is None or delay <= 0 or not isinstance(error, _PAUSING):
+            return
+        until = now + delay
+        if isinstance(error, RateLimitError) and self.config.kind in PER_MODEL_LIMITS:
+            self.limiter_for(model).pause_until(until)
+            previous = self._model_paused_until.get(model, 0.0)
+            self._model_paused_until[model] = max(previous, until)
+        else:
+            self._paused_until = max(self._paused_until, until)
+            self.breaker.force_open_until(self._paused_until, now)
+
+    def paused_for(self, model: str, now: float) -> float | None:
+        """Seconds left of a server-announced pause that applies to ``model``, or None."""
+        until = max(self._paused_until, self._model_paused_until.get(model, 0.0))
+        return until - now if until > now else None
 
     def record_failure(self, exc: HafsError) -> None:
         self.failures += 1
@@ -219,7 +251,7 @@ class ProviderCell:
         adapter = self.adapter
         if not isinstance(adapter, HttpAdapter):
             return None
-        return transport_statistics(adapter.client)
+        return adapter.transport_statistics()
 
     # --- lifecycle and containment ---------------------------------------------------------------
 

@@ -7,6 +7,8 @@ error) in a :class:`StreamOutcome` and closes the channel.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import TypeAlias
 
 import trio
@@ -36,15 +38,35 @@ class StreamSink:
     moment the stream is *committed*: before it, a failed attempt is discarded without a trace
     and the next candidate starts clean; after it, fallback would change an answer already being
     read, so a failure ends the stream with :class:`StreamInterruptedError`.
+
+    Committing also lifts the deadlines of the request and of the attempt (registered with
+    :meth:`lift_on_commit`): from then on a healthy stream is bounded only by its idle timeout
+    and ``max_duration``.
     """
 
-    __slots__ = ("_held", "_send", "committed", "parts")
+    __slots__ = ("_held", "_lift", "_send", "committed", "max_duration", "parts")
 
-    def __init__(self, send: trio.MemorySendChannel[StreamItem]) -> None:
+    def __init__(
+        self, send: trio.MemorySendChannel[StreamItem], *, max_duration: float | None = None
+    ) -> None:
         self._send = send
         self._held: list[StreamItem] = []
+        self._lift: list[Callable[[float], None]] = []
         self.committed = False
+        self.max_duration = max_duration
         self.parts: list[str] = []
+
+    def lift_on_commit(self, set_deadline: Callable[[float], None]) -> None:
+        """Call ``set_deadline(new)`` when the stream commits (at once if it already has)."""
+        if self.committed:
+            set_deadline(self._lifted_deadline())
+        else:
+            self._lift.append(set_deadline)
+
+    def _lifted_deadline(self) -> float:
+        if self.max_duration is None:
+            return math.inf
+        return trio.current_time() + self.max_duration
 
     @property
     def text(self) -> str:
@@ -58,6 +80,10 @@ class StreamSink:
             return
         if not self.committed:
             self.committed = True
+            deadline = self._lifted_deadline()
+            for set_deadline in self._lift:
+                set_deadline(deadline)
+            self._lift.clear()
             held, self._held = self._held, []
             for item in held:
                 await self._put(item)

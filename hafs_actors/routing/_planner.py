@@ -55,8 +55,8 @@ __all__ = [
 
 Operation: TypeAlias = Literal["generate", "stream", "embed"]
 
-#: Fixed skip reasons; two more carry numbers: "context window too small (N < M)" and
-#: "cost estimate X > max Y".
+#: Fixed skip reasons; three more carry details: "context window too small (N < M)",
+#: "cost estimate X > max Y" and "unsupported parameter(s): seed, top_p".
 SKIP_REASONS: tuple[str, ...] = (
     "unknown provider",
     "not configured",
@@ -109,6 +109,10 @@ class RouteRequest:
     estimated_input_tokens: int = 0
     max_tokens: int | None = None
     max_cost: float | None = None
+    #: the optional parameters the request sets (``"seed"``, ``"top_p"``...)
+    params: frozenset[str] = frozenset()
+    #: drop a parameter a candidate cannot honour instead of skipping the candidate
+    drop_unsupported: bool = False
 
 
 @attrs.frozen
@@ -122,6 +126,8 @@ class ProviderState:
     default_model: str | None = None
     embed_model: str | None = None
     capabilities: CapabilityTable = attrs.field(factory=CapabilityTable)
+    #: the optional parameters the adapter places on the wire; None: all of them
+    supported_params: frozenset[str] | None = None
 
 
 @attrs.frozen
@@ -146,6 +152,8 @@ class Candidate:
     provider: str
     model: str
     context_window: int
+    #: parameters this candidate cannot honour, dropped (``drop_unsupported_params``)
+    dropped: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -250,7 +258,12 @@ def _judge(
         cost = estimate_cost(caps, request.estimated_input_tokens, worst_output)
         if cost is not None and cost > request.max_cost:
             return Skipped(provider, model, f"{_TOO_COSTLY} {cost:.6g} > max {request.max_cost:g}")
-    return Candidate(provider, model, caps.context_window)
+    unsupported: tuple[str, ...] = ()
+    if state.supported_params is not None and request.params:
+        unsupported = tuple(sorted(request.params - state.supported_params))
+        if unsupported and not request.drop_unsupported:
+            return Skipped(provider, model, f"{_UNSUPPORTED}: {', '.join(unsupported)}")
+    return Candidate(provider, model, caps.context_window, unsupported)
 
 
 def plan_route(request: RouteRequest, snapshot: RoutingSnapshot) -> RoutePlan:
@@ -280,6 +293,7 @@ def plan_route(request: RouteRequest, snapshot: RoutingSnapshot) -> RoutePlan:
     return RoutePlan(tuple(candidates), tuple(skipped))
 
 
+_UNSUPPORTED = "unsupported parameter(s)"
 _TOO_SMALL = "context window too small"
 _TOO_COSTLY = "cost estimate"
 
@@ -317,6 +331,8 @@ class PlanCache:
             request.fallback_providers,
             request.allow_fallback,
             output,
+            request.params,
+            request.drop_unsupported,
         )
         hit = self._plans.get(key)
         if hit is not None and needed <= hit[1]:

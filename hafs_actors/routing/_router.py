@@ -74,6 +74,11 @@ class RouteSpec:
     attempt_timeout: float
     ttft_timeout: float | None = None
     idle_timeout: float | None = None
+    #: once the first token reached the caller, the stream's only limits are the idle timeout
+    #: and this (None: none), never the attempt timeout or the request deadline
+    max_stream_duration: float | None = None
+    #: extra body fields by provider: each candidate gets only its own provider's
+    extra: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -247,95 +252,162 @@ class Router:
         sink: StreamSink | None,
         attempts: list[Attempt],
     ) -> R:
+        """Try each candidate once in order; then the deferred ones, if time is left.
+
+        A candidate that timed out, or whose server announced a pause, is deferred rather than
+        retried at once: the next candidate is tried first, and the deferred one only when no
+        other is left (after its pause, if that fits the deadline and ``max_server_delay``).
+        """
         start = trio.current_time()
         plan = self._plans.plan(spec.route, self.snapshot())
         attempts.extend(plan.skipped_attempts)
         larger_than = 0
+        deferred: list[tuple[int, Candidate]] = []
         for index, cand in enumerate(plan.candidates):
             if cand.context_window <= larger_than:
                 attempts.append(
-                    Attempt(
-                        provider=cand.provider,
-                        model=cand.model,
-                        outcome="skipped",
-                        latency=0.0,
-                        error=f"context window {cand.context_window} not larger than "
+                    _skipped(
+                        cand,
+                        f"context window {cand.context_window} not larger than "
                         f"{larger_than}, which was exceeded",
                     )
                 )
                 continue
+            outcome = await self._candidate(spec, cand, attempt, sink, attempts, final=False)
+            if outcome is _DEFER:
+                deferred.append((index, cand))
+            elif outcome is _LARGER:
+                larger_than = max(larger_than, cand.context_window)
+            elif not isinstance(outcome, _Next):
+                return _finished(outcome, attempts, index > 0, start)
+        for index, cand in deferred:
             cell = self.cells[cand.provider]
-            self.retry_policy.record_request(cand.provider, trio.current_time())
-            retry_no = 0
-            while True:
-                now = trio.current_time()
-                remaining = spec.deadline - now
-                if remaining <= 0:
-                    attempts.append(
-                        Attempt(
-                            provider=cand.provider,
-                            model=cand.model,
-                            outcome="DeadlineExceeded",
-                            latency=0.0,
-                            error=f"request deadline passed after {now - start:.3g}s",
-                        )
-                    )
-                    raise AllProvidersFailed(
-                        "request deadline passed before any candidate succeeded",
-                        attempts=attempts,
-                    )
-                attempt_deadline = now + min(spec.attempt_timeout, remaining)
-                if self.observers:
-                    self.observers.attempt_started(spec, cell, cand, retry_no)
-                try:
-                    result = await attempt(cell, cand, attempt_deadline)
-                except (ProviderError, ActorStopped, CallTimeout, MailboxFull) as exc:
-                    latency = trio.current_time() - now
-                    attempts.append(_failed(cand, exc, latency, retry_no))
-                    if self.observers:
-                        self.observers.attempt_ended(spec, error=exc)
-                    _log_failure(cand, exc, latency, retry_no)
-                    if sink is not None:
-                        if sink.committed:
-                            raise _interrupted(exc, sink, attempts) from exc
-                        sink.discard()
-                    if isinstance(exc, ContextLengthError):
-                        larger_than = max(larger_than, cand.context_window)
-                        break
-                    if not isinstance(exc, ProviderError):
-                        break
-                    now = trio.current_time()
-                    decision = self.retry_policy.decide(
-                        exc, retry_no, now, spec.deadline - now, provider=cand.provider
-                    )
-                    if not decision.retry or not _may_retry(cell, now + decision.delay):
-                        break
-                    self.retries += 1
-                    retry_no += 1
-                    await trio.sleep(decision.delay)
-                    continue
-                latency = trio.current_time() - now
-                if self.observers:
-                    self.observers.attempt_ended(spec, result=result)
-                attempts.append(
-                    Attempt(
-                        provider=cand.provider,
-                        model=cand.model,
-                        outcome="ok",
-                        latency=latency,
-                        retry=retry_no,
-                    )
-                )
-                return attrs.evolve(
-                    result,
-                    attempts=tuple(attempts),
-                    fallback_used=index > 0,
-                    latency=trio.current_time() - start,
-                )
+            now = trio.current_time()
+            wait = cell.paused_for(cand.model, now) or 0.0
+            limit = self.retry_policy.config.max_server_delay
+            if wait > 0 and (wait > limit or now + wait >= spec.deadline):
+                attempts.append(_skipped(cand, f"paused by the server for {wait:.3g}s more"))
+                continue
+            await trio.sleep(wait)
+            outcome = await self._candidate(spec, cand, attempt, sink, attempts, final=True)
+            if not isinstance(outcome, _Next):
+                return _finished(outcome, attempts, index > 0, start)
         raise AllProvidersFailed(
             _summary(plan.candidates, attempts, spec.route),
             attempts=attempts,
         )
+
+    async def _candidate(
+        self,
+        spec: RouteSpec,
+        cand: Candidate,
+        attempt: Callable[[ProviderCell, Candidate, float], Awaitable[R]],
+        sink: StreamSink | None,
+        attempts: list[Attempt],
+        *,
+        final: bool,
+    ) -> R | _Next:
+        """One candidate: its attempt, and same-candidate retries of transient errors."""
+        cell = self.cells[cand.provider]
+        start = trio.current_time()
+        paused = cell.paused_for(cand.model, start)
+        if paused is not None and not final:
+            attempts.append(_skipped(cand, f"paused by the server for {paused:.3g}s"))
+            return _DEFER
+        self.retry_policy.record_request(cand.provider, start)
+        retry_no = 0
+        while True:
+            now = trio.current_time()
+            remaining = spec.deadline - now
+            if remaining <= 0:
+                attempts.append(
+                    Attempt(
+                        provider=cand.provider,
+                        model=cand.model,
+                        outcome="DeadlineExceeded",
+                        latency=0.0,
+                        error="request deadline passed",
+                    )
+                )
+                raise AllProvidersFailed(
+                    "request deadline passed before any candidate succeeded",
+                    attempts=attempts,
+                )
+            attempt_deadline = now + min(spec.attempt_timeout, remaining)
+            if self.observers:
+                self.observers.attempt_started(spec, cell, cand, retry_no)
+            try:
+                result = await attempt(cell, cand, attempt_deadline)
+            except (ProviderError, ActorStopped, CallTimeout, MailboxFull) as exc:
+                latency = trio.current_time() - now
+                attempts.append(_failed(cand, exc, latency, retry_no))
+                if self.observers:
+                    self.observers.attempt_ended(spec, error=exc)
+                _log_failure(cand, exc, latency, retry_no)
+                if sink is not None:
+                    if sink.committed:
+                        raise _interrupted(exc, sink, attempts) from exc
+                    sink.discard()
+                if isinstance(exc, ContextLengthError):
+                    return _LARGER
+                if not isinstance(exc, ProviderError):
+                    return _NEXT
+                if not final and (
+                    isinstance(exc, ProviderTimeoutError)
+                    or cell.paused_for(cand.model, trio.current_time()) is not None
+                ):
+                    return _DEFER
+                now = trio.current_time()
+                decision = self.retry_policy.decide(
+                    exc, retry_no, now, spec.deadline - now, provider=cand.provider
+                )
+                if not decision.retry or not _may_retry(cell, now + decision.delay):
+                    return _NEXT
+                self.retries += 1
+                retry_no += 1
+                await trio.sleep(decision.delay)
+                continue
+            if self.observers:
+                self.observers.attempt_ended(spec, result=result)
+            attempts.append(
+                Attempt(
+                    provider=cand.provider,
+                    model=cand.model,
+                    outcome="ok",
+                    latency=trio.current_time() - now,
+                    retry=retry_no,
+                )
+            )
+            return result
+
+
+class _Next:
+    """Why a candidate gave no result: what the chain does next."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+_NEXT = _Next("next")  # move on to the next candidate
+_DEFER = _Next("defer")  # move on; come back only when no other candidate is left
+_LARGER = _Next("larger")  # the prompt did not fit: only larger windows may help
+
+
+def _finished(result: R, attempts: list[Attempt], fallback: bool, start: float) -> R:
+    return attrs.evolve(
+        result,
+        attempts=tuple(attempts),
+        fallback_used=fallback,
+        latency=trio.current_time() - start,
+    )
+
+
+def _skipped(cand: Candidate, reason: str) -> Attempt:
+    return Attempt(
+        provider=cand.provider, model=cand.model, outcome="skipped", latency=0.0, error=reason
+    )
 
 
 def _summary(
@@ -383,11 +455,12 @@ def _interrupted(
         message = exc.message
     else:
         message = f"stream interrupted after output: {pe.message if pe else exc}"
+    cause = exc.cause if isinstance(exc, StreamInterruptedError) and exc.cause else exc
     return StreamInterruptedError(
         message,
         partial_text=sink.text,
         usage=usage,
-        cause=exc,
+        cause=cause,
         attempts=attempts,
         provider=pe.provider if pe else "",
         model=pe.model if pe else "",
@@ -431,7 +504,7 @@ class RouterActor(Actor[RouterMessage, Any]):
 
         async def attempt(cell: ProviderCell, cand: Candidate, deadline: float) -> GenerateResult:
             await _ready(cell, deadline)
-            call = GenerateCall(attrs.evolve(request, model=cand.model), deadline)
+            call = GenerateCall(_for_candidate(request, cand, spec), deadline)
             result: GenerateResult = await cell.ref.ask(call)
             return result
 
@@ -443,7 +516,7 @@ class RouterActor(Actor[RouterMessage, Any]):
 
         async def attempt(cell: ProviderCell, cand: Candidate, deadline: float) -> EmbeddingResult:
             await _ready(cell, deadline)
-            call = EmbedCall(attrs.evolve(request, model=cand.model), deadline)
+            call = EmbedCall(attrs.evolve(request, model=cand.model), deadline)  # no extra
             result: EmbeddingResult = await cell.ref.ask(call)
             return result
 
@@ -453,12 +526,12 @@ class RouterActor(Actor[RouterMessage, Any]):
         spec = msg.spec
         request = spec.request
         assert isinstance(request, GenerateRequest)
-        sink = StreamSink(msg.send)
+        sink = StreamSink(msg.send, max_duration=spec.max_stream_duration)
 
         async def attempt(cell: ProviderCell, cand: Candidate, deadline: float) -> GenerateResult:
             await _ready(cell, deadline)
             call = StreamCall(
-                attrs.evolve(request, model=cand.model),
+                _for_candidate(request, cand, spec),
                 deadline,
                 sink,
                 ttft_timeout=spec.ttft_timeout,
@@ -468,6 +541,11 @@ class RouterActor(Actor[RouterMessage, Any]):
             return result
 
         attempts: list[Attempt] = []
+
+        def lift(deadline: float) -> None:
+            scope.deadline = deadline
+
+        sink.lift_on_commit(lift)
         async with msg.send:
             try:
                 with scope:
@@ -485,6 +563,13 @@ class RouterActor(Actor[RouterMessage, Any]):
                         msg.outcome.error = _deadline_error(attempts)
                     else:
                         msg.outcome.error = _cancelled_error()
+
+
+def _for_candidate(request: GenerateRequest, cand: Candidate, spec: RouteSpec) -> GenerateRequest:
+    """The request as this candidate gets it: its model, its provider's extra fields only, and
+    without the parameters it cannot honour (when the caller allowed dropping them)."""
+    shaped = attrs.evolve(request, model=cand.model, extra=spec.extra.get(cand.provider, {}))
+    return shaped.without(cand.dropped) if cand.dropped else shaped
 
 
 def _deadline_error(attempts: list[Attempt]) -> HafsError:

@@ -129,18 +129,27 @@ def name_of(value: str | enum.Enum) -> str:
 
 
 def parse_route_entry(text: str) -> RouteEntry:
-    """Parse ``"provider:model"`` (split on the FIRST colon) or a bare ``"provider"``.
+    """Parse ``"provider:model"``, ``"provider/model"`` or a bare ``"provider"``.
 
-    Ollama model names contain colons (``"ollama:qwen2.5-coder:14b"``), hence the first colon.
-    Raises ValueError saying what was expected when the text is not of that shape.
+    The split is at the FIRST ``:`` or ``/``: provider names have neither, while model names may
+    (``"ollama:qwen2.5-coder:14b"``, ``"openrouter/meta-llama/llama-3"``). Raises ValueError
+    saying what was expected when the text is not of that shape.
     """
-    provider, sep, model = text.strip().partition(":")
+    text = text.strip()
+    cut = min((i for i in (text.find(":"), text.find("/")) if i >= 0), default=-1)
+    provider, sep, model = (text, "", "") if cut < 0 else (text[:cut], text[cut], text[cut + 1 :])
     provider = provider.strip()
     model = model.strip()
     if not provider:
-        raise ValueError(f"expected 'provider:model' or 'provider', found {text!r} (no provider)")
+        raise ValueError(
+            f"expected 'provider:model', 'provider/model' or 'provider', found {text!r}"
+            " (no provider)"
+        )
     if sep and not model:
-        raise ValueError(f"expected 'provider:model' or 'provider', found {text!r} (empty model)")
+        raise ValueError(
+            f"expected 'provider:model', 'provider/model' or 'provider', found {text!r}"
+            " (empty model)"
+        )
     return (provider, model or None)
 
 

@@ -177,7 +177,7 @@ def test_unknown_keys_get_a_hint(tmp_path: Path) -> None:
         (
             '[routes]\ncoding = ["gemini:x", ":model"]',
             "routes.coding[1]",
-            "expected 'provider:model' or 'provider', found ':model' (no provider)",
+            "expected 'provider:model', 'provider/model' or 'provider', found ':model'",
         ),
         (
             '[routes]\ncoding = ["gemini:"]',

@@ -9,7 +9,7 @@ import pytest
 import trio
 from trio.testing import MockClock
 
-from hafs_actors import AllProvidersFailed, Provider, TaskTier
+from hafs_actors import AllProvidersFailed, Provider, TaskTier, UnknownProviderError
 from hafs_actors.config import BreakerSettings, ProviderLimits, RequestTimeouts, RetrySettings
 from hafs_actors.testing.emulators import Fault, FaultPlan, ModelProfile
 from tests.orchestrator._helpers import (
@@ -183,31 +183,29 @@ async def test_all_failed_lists_every_attempt_and_every_skip_with_its_reason(
     chain = [
         ("openai", "gpt-4o"),
         ("anthropic", "claude-sonnet-4"),  # built in, but not configured here
-        ("nowhere", "model-x"),  # no such provider at all
         ("gemini", "gemini-2.5-flash"),
     ]
     async with running(["openai", "gemini"], emulators=emulators) as (orch, _):
+        with pytest.raises(UnknownProviderError, match=r"unknown provider 'nowhere'"):
+            # a name that exists nowhere is the caller's mistake: refused before anything is sent
+            await orch.generate("q", fallback_providers=[*chain, ("nowhere", "model-x")])
+        assert orch.status().router.requests == 0
         with pytest.raises(AllProvidersFailed) as info:
             await orch.generate("q", fallback_providers=chain)
         assert orch.status().router.failed == 1
     error = info.value
     by_provider = {a.provider: a for a in error.attempts}
-    assert set(by_provider) == {"openai", "anthropic", "nowhere", "gemini"}
+    assert set(by_provider) == {"openai", "anthropic", "gemini"}
     assert (by_provider["anthropic"].outcome, by_provider["anthropic"].error) == (
         "skipped",
         "not configured",
     )
-    assert (by_provider["nowhere"].outcome, by_provider["nowhere"].error) == (
-        "skipped",
-        "unknown provider",
-    )
     assert by_provider["openai"].outcome == "ServerError"
     assert by_provider["gemini"].outcome == "BadRequestError"
     text = str(error)
-    for provider in ("openai", "anthropic", "nowhere", "gemini"):
+    for provider in ("openai", "anthropic", "gemini"):
         assert f"  - {provider}/" in text
     assert "not configured" in text
-    assert "unknown provider" in text
 
 
 async def test_nothing_can_serve_the_request(autojump_clock: MockClock) -> None:

@@ -117,15 +117,16 @@ MODELS = {
     "anthropic": "claude-sonnet-4-20250514",
     "gemini": "gemini-2.5-flash",
 }
-#: the limiter key: per model where the provider meters per model (design section 7)
+#: the limiter key: per model where the provider meters per model (docs/design.md)
 LIMITER_KEY = {"openai": "gpt-4o-mini", "anthropic": "*", "gemini": "gemini-2.5-flash"}
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini"])
-async def test_429_with_reset_pauses_the_limiter_and_the_retry_waits_for_it(
+async def test_429_with_reset_pauses_the_provider_and_requests_move_on(
     autojump_clock: MockClock, provider: str
 ) -> None:
-    """Each provider announces the delay its own way (headers, or Gemini's RetryInfo)."""
+    """Each provider announces the delay its own way (headers, or Gemini's RetryInfo); the
+    request in hand moves on at once, and later ones skip the paused provider until it ends."""
     other = "anthropic" if provider != "anthropic" else "openai"
     limited = emulator_config(faults=FaultPlan([Fault(kind="rate_limit", retry_after=3, nth=1)]))
     retry = RetrySettings(max_retries_per_candidate=2, max_server_delay=30.0)
@@ -134,29 +135,48 @@ async def test_429_with_reset_pauses_the_limiter_and_the_retry_waits_for_it(
         orch,
         emus,
     ):
-        paused: list[float | None] = []
-
-        async def watch() -> None:
-            await trio.sleep(1.0)
-            limiters = orch.status().providers[provider].limiters
-            paused.append(limiters[LIMITER_KEY[provider]].paused_until)
-
         start = trio.current_time()
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(watch)
-            result = await orch.generate("q", fallback_providers=chain)
-        elapsed = trio.current_time() - start
+        first = await orch.generate("q", fallback_providers=chain)
+        moved_on_after = trio.current_time() - start
+        paused = orch.status().providers[provider].limiters[LIMITER_KEY[provider]].paused_until
+        second = await orch.generate("q", fallback_providers=chain)
+        await trio.sleep(3.5)
+        third = await orch.generate("q", fallback_providers=chain)
         await assert_quiescent(orch)
 
-    assert served_by(result) == f"{provider}/{MODELS[provider]}"
-    assert [(a.provider, a.outcome, a.retry) for a in result.attempts] == [
-        (provider, "RateLimitError", 0),
-        (provider, "ok", 1),
+    assert moved_on_after == 0.0
+    assert [(a.provider, a.outcome) for a in first.attempts] == [
+        (provider, "RateLimitError"),
+        (other, "ok"),
     ]
-    # never before the server's delay; Anthropic's reset dates have whole seconds, and the
-    # limiter also holds the exhausted request budget until that announced reset
+    assert paused == pytest.approx(start + 3.0)
+    # paused for everyone: nothing is sent to it until the announced time
+    assert names(second.attempts) == [(provider, "skipped"), (other, "ok")]
+    assert "paused by the server" in (second.attempts[0].error or "")
+    assert served_by(third) == f"{provider}/{MODELS[provider]}"
+    assert emus[provider].stats().count(status=429) == 1
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini"])
+async def test_429_on_the_last_candidate_waits_for_the_announced_pause(
+    autojump_clock: MockClock, provider: str
+) -> None:
+    """With no other candidate left, the request waits for the pause (within its deadline and
+    max_server_delay) and tries again."""
+    limited = emulator_config(faults=FaultPlan([Fault(kind="rate_limit", retry_after=3, nth=1)]))
+    retry = RetrySettings(max_retries_per_candidate=2, max_server_delay=30.0)
+    async with running([provider], emulators={provider: limited}, retry=retry) as (orch, emus):
+        start = trio.current_time()
+        result = await orch.generate("q", fallback_providers=[(provider, MODELS[provider])])
+        elapsed = trio.current_time() - start
+        await assert_quiescent(orch)
+    assert served_by(result) == f"{provider}/{MODELS[provider]}"
+    assert [(a.provider, a.outcome) for a in result.attempts] == [
+        (provider, "RateLimitError"),
+        (provider, "ok"),
+    ]
+    # never before the server's delay; Anthropic's reset dates have whole seconds
     assert 3.0 <= elapsed < 4.0
-    assert paused == [pytest.approx(start + 3.0)]
     assert emus[provider].stats().count(status=429) == 1
 
 
@@ -180,7 +200,7 @@ async def test_429_with_a_long_reset_moves_on_and_later_requests_skip_the_wait(
     assert names(first.attempts) == [("openai", "RateLimitError"), ("gemini", "ok")]
     assert moved_on_after == 0.0
     # the limiter knows the provider is paused for a minute: no request is sent in vain
-    assert names(second.attempts) == [("openai", "RateLimitWaitExceeded"), ("gemini", "ok")]
+    assert names(second.attempts) == [("openai", "skipped"), ("gemini", "ok")]
     assert openai_requests == 1
     assert served_by(third) == "openai/gpt-4o-mini"
 
@@ -265,10 +285,12 @@ async def test_a_429_always_pauses_the_limiter(
     adapter = ThrottledOnce(error)
     async with running(["gemini"], custom={"throttled": adapter}) as (orch, _):
         start = trio.current_time()
-        with pytest.raises(AllProvidersFailed):
-            await orch.generate("q", provider="throttled", allow_fallback=False)
-        (limiter,) = orch.status().providers["throttled"].limiters.values()
-        assert limiter.paused_until == pytest.approx(start + pause)
-        result = await orch.generate("q", provider="throttled", allow_fallback=False)
+        try:
+            # an announced delay on the only candidate is waited out (within max_server_delay)
+            result = await orch.generate("q", provider="throttled", allow_fallback=False)
+        except AllProvidersFailed:
+            (limiter,) = orch.status().providers["throttled"].limiters.values()
+            assert limiter.paused_until == pytest.approx(start + pause)
+            result = await orch.generate("q", provider="throttled", allow_fallback=False)
         assert trio.current_time() == pytest.approx(start + pause)  # waited for the pause
     assert result.content == "ok"

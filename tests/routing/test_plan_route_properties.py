@@ -25,6 +25,7 @@ from hafs_actors.routing import (
 )
 from hafs_actors.routing.capabilities import CapabilityOverride, CapabilityTable, estimate_cost
 from hafs_actors.routing.tiers import RouteEntry
+from hafs_actors.types import OPTIONAL_PARAMS
 
 NAMES = ("p0", "p1", "p2", "p3", "ghost")  # "ghost" is never in the snapshot
 MODELS = ("m0", "m1", "qwen2.5-coder:14b", "gpt-4o", "text-embedding-3-small")
@@ -64,6 +65,7 @@ states = st.builds(
     default_model=opt_models,
     embed_model=opt_models,
     capabilities=tables,
+    supported_params=st.none() | st.frozensets(st.sampled_from(OPTIONAL_PARAMS)),
 )
 snapshots = st.builds(
     RoutingSnapshot,
@@ -86,6 +88,8 @@ requests = st.builds(
     estimated_input_tokens=st.integers(0, 2_000) | st.integers(0, 400_000),
     max_tokens=st.none() | st.integers(1, 100_000),
     max_cost=st.none() | st.floats(1e-6, 0.05),
+    params=st.frozensets(st.sampled_from(OPTIONAL_PARAMS), max_size=3),
+    drop_unsupported=st.booleans(),
 )
 
 
@@ -175,12 +179,18 @@ def test_candidates_can_serve_and_skips_say_why(
             output = 0 if embed else request.max_tokens or caps.max_output_tokens
             cost = estimate_cost(caps, request.estimated_input_tokens, output)
             assert cost is None or cost <= request.max_cost
+        # a parameter the candidate cannot honour is dropped only when the caller allowed it
+        supported = state.supported_params
+        missing = set() if supported is None else request.params - supported
+        assert set(c.dropped) == missing
+        assert request.drop_unsupported or not missing
     for s in plan.skipped:
         maybe = snapshot.providers.get(s.provider)
         fixed = s.reason in SKIP_REASONS
         numeric = re.fullmatch(r"context window too small \((\d+) < (\d+)\)", s.reason)
         costly = re.fullmatch(r"cost estimate (\S+) > max (\S+)", s.reason)
-        assert fixed or numeric or costly, s.reason
+        unsupported = re.fullmatch(r"unsupported parameter\(s\): (.+)", s.reason)
+        assert fixed or numeric or costly or unsupported, s.reason
         if s.reason == "unknown provider":
             assert maybe is None
             continue
@@ -208,6 +218,10 @@ def test_candidates_can_serve_and_skips_say_why(
         elif costly:
             assert request.max_cost is not None
             assert float(costly.group(1)) > request.max_cost
+        elif unsupported:
+            assert not request.drop_unsupported
+            assert state.supported_params is not None
+            assert set(unsupported.group(1).split(", ")) == request.params - state.supported_params
 
 
 @given(requests, snapshots)
@@ -289,6 +303,8 @@ def test_strategies_reach_every_skip_reason() -> None:
                 seen.add("context window too small")
             elif s.reason.startswith("cost"):
                 seen.add("cost")
+            elif s.reason.startswith("unsupported"):
+                seen.add("unsupported parameter(s)")
             else:
                 seen.add(s.reason)
         if plan_route(request, snapshot).candidates:
@@ -296,7 +312,7 @@ def test_strategies_reach_every_skip_reason() -> None:
 
     collect()
     # Cost skips need prices on the chosen model: test_cost_limit covers them on purpose.
-    expected = {*SKIP_REASONS, "context window too small", "candidate"}
+    expected = {*SKIP_REASONS, "context window too small", "unsupported parameter(s)", "candidate"}
     assert expected <= seen, expected - seen
 
 
