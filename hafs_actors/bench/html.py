@@ -9,21 +9,32 @@ is well-formed XML, so tests (and other tools) can parse it.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Sequence
 from html import escape
 from typing import Any
 
 from .compare import Comparison, MetricDelta, TargetPair
-from .metrics import LATENCY_METRICS, Distribution, LatencyMetric
+from .metrics import (
+    DEFAULT_PERCENTILES,
+    LATENCY_METRICS,
+    Distribution,
+    LatencyMetric,
+    Slo,
+    percentile,
+    percentile_name,
+)
 from .report import BenchReport, TargetResult
 from .svg import (
     PALETTE,
     Series,
+    XYSeries,
     axis_limit,
     cdf_chart,
     format_seconds,
     histogram_chart,
     timeline_chart,
+    xy_chart,
 )
 
 __all__ = ["render_comparison_html", "render_html"]
@@ -100,6 +111,7 @@ svg .bar{opacity:.85}
 svg .warmup{fill:#f1e7c8;opacity:.6}
 svg .dots{opacity:.55}
 svg .empty{font-size:13px;fill:#8a93a3}
+svg .fail{stroke:#c62828;stroke-width:1.6;fill:none}
 details{margin-top:8px}
 summary{cursor:pointer;color:var(--accent)}
 pre{background:var(--card);padding:12px;border-radius:8px;overflow:auto;font-size:12px}
@@ -129,7 +141,7 @@ def _num(x: float, digits: int = 1) -> str:
 
 
 def _dist(d: Distribution | None, stat: str) -> str:
-    return _DASH if d is None else format_seconds(getattr(d, stat))
+    return _DASH if d is None else format_seconds(d.stat(stat))
 
 
 def _page(title: str, body: Iterable[str]) -> str:
@@ -155,8 +167,17 @@ def _chips(report: BenchReport) -> str:
         chips.append(("warm-up", f"{c['warmup_requests']} requests"))
     if c.get("warmup_seconds"):
         chips.append(("warm-up", f"{c['warmup_seconds']:g} s"))
-    chips.append(("max tokens", str(c.get("max_tokens", "?"))))
-    chips.append(("prompt", f"~{c.get('prompt_tokens', '?')} tokens"))
+    dataset = c.get("dataset") or {}
+    if dataset.get("kind") == "synthetic":
+        chips.append(("input", f"{dataset.get('input_tokens')} tokens (synthetic)"))
+        chips.append(("output", f"{dataset.get('output_tokens')} tokens max"))
+    elif dataset:
+        chips.append(("dataset", f"{dataset.get('kind')}: {dataset.get('path')}"))
+    else:
+        chips.append(("max tokens", str(c.get("max_tokens", "?"))))
+        chips.append(("prompt", f"~{c.get('prompt_tokens', '?')} tokens"))
+    if c.get("label"):
+        chips.insert(0, ("label", str(c["label"])))
     for slo in c.get("slos", []):
         chips.append(("SLO", f"{slo['metric']} ≤ {format_seconds(slo['threshold'])}"))
     if c.get("emulated"):
@@ -250,22 +271,25 @@ def _summary_table(report: BenchReport) -> str:
     return _wrap(f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
 
-_STATS = ("mean", "p50", "p90", "p95", "p99", "max")
+def _stats(report: BenchReport) -> list[str]:
+    chosen = report.config.get("percentiles") or DEFAULT_PERCENTILES
+    return ["mean", *(percentile_name(p) for p in chosen), "max"]
 
 
 def _latency_table(report: BenchReport) -> str:
+    stats = _stats(report)
     rows = []
     for metric in LATENCY_METRICS:
         dists = [t.summary.metric(metric) for t in report.targets]
         best = {
-            stat: min((getattr(d, stat) for d in dists if d is not None), default=None)
-            for stat in _STATS
+            stat: min((d.stat(stat) for d in dists if d is not None), default=None)
+            for stat in stats
         }
         for i, (t, d) in enumerate(zip(report.targets, dists, strict=True)):
             cells = [f'<td class="l">{_SHORT[metric] if i == 0 else ""}</td>']
             cells.append(_name_cell(t.name, _color(i)))
-            for stat in _STATS:
-                value = None if d is None else getattr(d, stat)
+            for stat in stats:
+                value = None if d is None else d.stat(stat)
                 mark = (
                     ' class="best"'
                     if value is not None and len(report.targets) > 1 and value == best[stat]
@@ -274,7 +298,7 @@ def _latency_table(report: BenchReport) -> str:
                 cells.append(f"<td{mark}>{_dist(d, stat)}</td>")
             cells.append(f"<td>{0 if d is None else d.count}</td>")
             rows.append("<tr>" + "".join(cells) + "</tr>")
-    head = "".join(f"<th>{h}</th>" for h in (*_STATS, "n"))
+    head = "".join(f"<th>{h}</th>" for h in (*stats, "n"))
     return _wrap(
         '<table><thead><tr><th class="l">metric</th><th class="l">target</th>'
         f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
@@ -321,13 +345,127 @@ def _timeline(report: BenchReport) -> str:
     for i, t in enumerate(report.targets):
         done = [s for s in t.samples if s.ok]
         series.append((Series(t.name, _color(i), [s.e2e for s in done]), [s.start for s in done]))
+    failures = [
+        (t.name, s.start, s.e2e, s.error_type or "")
+        for t in report.targets
+        for s in t.samples
+        if not s.ok
+    ]
     warmups = [t.window_start for t in report.targets if t.summary.warmup_requests]
     warmup_end = max(warmups) if warmups else None
+    chart = timeline_chart(series, warmup_end=warmup_end, failures=failures, width=1000)
     return (
         '<p class="hint">Each dot is one successful request: when it started, and how long it '
-        "took. The shaded band is warm-up. Look here for drift, ramp effects and stalls.</p>"
+        "took; a red cross is a failed request and how long it took to fail. The shaded band "
+        "is warm-up. Look here for drift, ramp effects, stalls and bursts of errors.</p>"
+        f'<div class="panel">{_legend([t.name for t in report.targets])}{chart}</div>'
+    )
+
+
+def _bin_width(span: float) -> float:
+    """About 40 bins over the run, on a round step."""
+    raw = max(span / 40, 1e-3)
+    magnitude = 10.0 ** math.floor(math.log10(raw))
+    return float(next(f * magnitude for f in (1, 2, 2.5, 5, 10) if raw <= f * magnitude))
+
+
+def _over_time(report: BenchReport) -> str:
+    """Output tokens/s, goodput (requests/s meeting every SLO) and requests in flight per
+    time bin, by completion time (in flight: the mean over each bin)."""
+    slos = [Slo(s["metric"], s["threshold"]) for s in report.config.get("slos", [])]
+    ends = [s.start + s.e2e for t in report.targets for s in t.samples]
+    if not ends:
+        return '<p class="hint">No requests.</p>'
+    width = _bin_width(max(ends))
+    bins = math.ceil(max(ends) / width) + 1
+    tokens, good, flight = [], [], []
+    for i, t in enumerate(report.targets):
+        tok = [0.0] * bins
+        ok = [0.0] * bins
+        busy = [0.0] * bins  # request-seconds in flight per bin
+        for s in t.samples:
+            end = s.start + s.e2e
+            b = min(int(end / width), bins - 1)
+            if s.ok:
+                tok[b] += s.output_tokens or 0
+                if slos and all(slo.met_by(s) for slo in slos):
+                    ok[b] += 1
+            first, last = int(s.start / width), min(int(end / width), bins - 1)
+            for k in range(first, last + 1):
+                overlap = min(end, (k + 1) * width) - max(s.start, k * width)
+                busy[k] += max(overlap, 0.0)
+        xs = [(k + 0.5) * width for k in range(bins)]
+        color = _color(i)
+        tokens.append(XYSeries(t.name, color, xs, [v / width for v in tok]))
+        good.append(XYSeries(t.name, color, xs, [v / width for v in ok]))
+        flight.append(XYSeries(t.name, color, xs, [v / width for v in busy]))
+    x_label = f"time since the target's run began (s, {width:g} s bins)"
+    charts = [
+        ("Output token throughput", "output tokens/s (tok/s)", tokens),
+        ("Requests in flight", "requests in flight (count)", flight),
+    ]
+    if slos:
+        charts.insert(1, ("Request goodput", "requests/s meeting every SLO (req/s)", good))
+    return "".join(
+        f'<h3>{title}</h3><div class="panel">{_legend([t.name for t in report.targets])}'
+        + xy_chart(series, x_label=x_label, y_label=label, y_format="count", lines=True)
+        + "</div>"
+        for title, label, series in charts
+    )
+
+
+def _ttft_vs_input(report: BenchReport) -> str:
+    series = []
+    for i, t in enumerate(report.targets):
+        points = [
+            (s.input_tokens, s.ttft)
+            for s in t.samples
+            if s.ok and not s.warmup and s.ttft is not None and s.input_tokens is not None
+        ]
+        series.append(
+            XYSeries(t.name, _color(i), [float(x) for x, _ in points], [y for _, y in points])
+        )
+    return (
+        '<p class="hint">Each dot is one successful request: its prompt length and its time to '
+        "first token. A slope is prefill cost; a flat cloud means queueing or network dominate."
+        f'</p><div class="panel">{_legend([t.name for t in report.targets])}'
+        + xy_chart(series, x_label="input length (tokens)", y_label="TTFT", empty="no TTFT data")
+        + "</div>"
+    )
+
+
+def _itl_by_position(report: BenchReport) -> str:
+    series = []
+    for i, t in enumerate(report.targets):
+        gaps: list[list[float]] = []
+        for s in t.samples:
+            if s.ok and not s.warmup:
+                for k, gap in enumerate(s.itl()):
+                    if k == len(gaps):
+                        gaps.append([])
+                    gaps[k].append(gap)
+        enough = [g for g in gaps if len(g) >= max(3, len(gaps[0]) // 10)] if gaps else []
+        series.append(
+            XYSeries(
+                t.name,
+                _color(i),
+                [float(k + 2) for k in range(len(enough))],
+                [percentile(sorted(g), 50) for g in enough],
+            )
+        )
+    return (
+        '<p class="hint">Median gap before the n-th output chunk, over the successful requests '
+        "that reached it (positions reached by under a tenth of them are left out). A rising "
+        "line is a decode that slows as the context grows.</p>"
         f'<div class="panel">{_legend([t.name for t in report.targets])}'
-        f"{timeline_chart(series, warmup_end=warmup_end, width=1000)}</div>"
+        + xy_chart(
+            series,
+            x_label="output chunk position (chunk number)",
+            y_label="median ITL",
+            lines=True,
+            empty="no ITL data",
+        )
+        + "</div>"
     )
 
 
@@ -387,6 +525,12 @@ def render_html(report: BenchReport) -> str:
         *(_distribution_section(report, m) for m in LATENCY_METRICS),
         "<h2>Timeline</h2>",
         _timeline(report),
+        "<h2>Over time</h2>",
+        _over_time(report),
+        "<h2>TTFT against input length</h2>",
+        _ttft_vs_input(report),
+        "<h2>Inter-token latency by position</h2>",
+        _itl_by_position(report),
         "<h2>Errors</h2>",
         _errors(report),
         "<h2>Run details</h2>",

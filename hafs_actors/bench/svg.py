@@ -18,12 +18,15 @@ from .metrics import percentile
 __all__ = [
     "PALETTE",
     "Series",
+    "XYSeries",
     "cdf_chart",
     "format_seconds",
     "format_tick",
     "histogram_chart",
     "nice_ticks",
+    "time_unit",
     "timeline_chart",
+    "xy_chart",
 ]
 
 PALETTE = (
@@ -80,6 +83,15 @@ def format_tick(seconds: float) -> str:
     return f"{seconds:.4g} s"
 
 
+def time_unit(largest: float) -> tuple[str, float]:
+    """The unit an axis reaching ``largest`` seconds reads best in, and its scale."""
+    if largest < 1e-3:
+        return "µs", 1e6
+    if largest < 1.0:
+        return "ms", 1e3
+    return "s", 1.0
+
+
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     """Round tick values covering ``[low, high]`` (1, 2, 2.5 or 5 times a power of ten)."""
     if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
@@ -134,18 +146,32 @@ class _Frame:
         y_label: str,
         *,
         y_format: str = "count",
+        x_format: str = "seconds",
         x_ticks: int = 6,
         y_ticks: int = 4,
     ) -> list[str]:
+        """Frame, grid, ticks and labels. A ``seconds`` axis is drawn in one unit (µs, ms or
+        s, whichever reads best) named in its label; ``percent`` adds ``(%)``; a ``count``
+        label names its own unit."""
         out = [
             f'<rect class="plot" x="{self.x0}" y="{self.y1}" width="{self.x1 - self.x0}" '
             f'height="{self.y0 - self.y1}"/>'
         ]
+        y_unit, y_scale = time_unit(max(abs(self.lo_y), abs(self.hi_y)))
+        x_unit, x_scale = time_unit(max(abs(self.lo_x), abs(self.hi_x)))
+        if y_format == "seconds":
+            y_label = f"{y_label} ({y_unit})"
+        elif y_format == "percent":
+            y_label = f"{y_label} (%)"
+        if x_format == "seconds":
+            x_label = (
+                x_label.format(unit=x_unit) if "{unit}" in x_label else f"{x_label} ({x_unit})"
+            )
         for t in nice_ticks(self.lo_y, self.hi_y, y_ticks):
             y = self.y(t)
-            text = f"{t * 100:.0f}%" if y_format == "percent" else f"{t:g}"
+            text = f"{t * 100:.0f}" if y_format == "percent" else f"{t:g}"
             if y_format == "seconds":
-                text = format_tick(t)
+                text = f"{t * y_scale:.4g}"
             out.append(
                 f'<line class="grid" x1="{self.x0}" x2="{self.x1}" y1="{_f(y)}" y2="{_f(y)}"/>'
             )
@@ -158,9 +184,10 @@ class _Frame:
             out.append(
                 f'<line class="grid" x1="{_f(x)}" x2="{_f(x)}" y1="{self.y1}" y2="{self.y0}"/>'
             )
+            text = f"{t * x_scale:.4g}" if x_format == "seconds" else f"{t:g}"
             out.append(
                 f'<text class="tick" x="{_f(x)}" y="{self.y0 + 15}" text-anchor="middle">'
-                f"{escape(format_tick(t))}</text>"
+                f"{escape(text)}</text>"
             )
         out.append(
             f'<text class="axis-label" x="{(self.x0 + self.x1) / 2:.0f}" y="{self.height - 6}" '
@@ -232,7 +259,7 @@ def cdf_chart(
         return _empty(width, height, f"no {title} data")
     lo, hi, clipped = axis_limit(series)
     frame = _Frame(width, height, (lo, hi), (0.0, 1.0))
-    x_label = f"{title} (axis clipped at p99.5)" if clipped else title
+    x_label = f"{title} ({{unit}}; axis clipped at p99.5)" if clipped else title
     body = frame.axes(x_label, f"fraction of {unit}", y_format="percent", y_ticks=4, x_ticks=8)
     for s in series:
         if not s.values:
@@ -276,7 +303,7 @@ def histogram_chart(
         counts[min(max(int((v - lo) / step), 0), bins - 1)] += 1
     overflow = sum(1 for v in values if v > hi)
     frame = _Frame(width, height, (lo, hi), (0.0, max(counts) * 1.08))
-    body = frame.axes(title, "requests" if "ITL" not in title else "chunks", x_ticks=4)
+    body = frame.axes(title, "chunks" if "ITL" in title else "requests", x_ticks=4)
     for i, c in enumerate(counts):
         if c == 0:
             continue
@@ -306,22 +333,25 @@ def timeline_chart(
     series: Sequence[tuple[Series, Sequence[float]]],
     *,
     warmup_end: float | None,
+    failures: Sequence[tuple[str, float, float, str]] = (),
     width: int = 980,
     height: int = 280,
 ) -> str:
-    """End-to-end latency (y) of each request against its start time (x); warm-up shaded.
+    """End-to-end latency (y) of each request against its start time (x); warm-up shaded;
+    failed requests as red crosses at the time they took to fail.
 
-    ``series`` pairs each target's latencies with the matching start offsets (not sorted).
+    ``series`` pairs each target's latencies with the matching start offsets (not sorted);
+    ``failures`` are ``(target, start, e2e, error type)``.
     """
-    starts = [x for _, xs in series for x in xs]
+    starts = [x for _, xs in series for x in xs] + [f[1] for f in failures]
     if not starts:
         return _empty(width, height, "no requests")
-    ys_all = sorted(v for s, _ in series for v in s.values)
+    ys_all = sorted([v for s, _ in series for v in s.values] + [f[2] for f in failures])
     y_hi = percentile(ys_all, 99.5) * 1.15 if ys_all else 1.0
     frame = _Frame(width, height, (0.0, max(starts) * 1.02 or 1.0), (0.0, max(y_hi, 1e-6)))
     body = frame.axes(
-        "request start (since the target's run began)",
-        "end-to-end",
+        "request start, since the target's run began",
+        "end-to-end latency",
         y_format="seconds",
         x_ticks=8,
     )
@@ -342,4 +372,60 @@ def timeline_chart(
             + "".join(dots)
             + "</g>"
         )
+    stride = max(1, math.ceil(len(failures) / _MAX_DOTS))
+    for name, x, y, kind in failures[::stride]:
+        cx, cy = frame.x(x), frame.y(y)
+        body.append(
+            f'<path class="fail" d="M{_f(cx - 3.5)},{_f(cy - 3.5)}l7,7m0,-7l-7,7">'
+            f"<title>{escape(name)}: {escape(kind)} after {format_seconds(y)}</title></path>"
+        )
     return _svg(width, height, body, "timeline")
+
+
+@attrs.frozen
+class XYSeries:
+    """One target's points on an x/y chart (``xs`` and ``ys`` pair up)."""
+
+    label: str
+    color: str
+    xs: Sequence[float]
+    ys: Sequence[float]
+
+
+def xy_chart(
+    series: Sequence[XYSeries],
+    *,
+    x_label: str,
+    y_label: str,
+    x_format: str = "count",
+    y_format: str = "seconds",
+    lines: bool = False,
+    empty: str = "no data",
+    width: int = 1000,
+    height: int = 260,
+) -> str:
+    """Dots (or lines through the points, in order) of several series on shared axes.
+    Axis labels must carry their unit unless the format adds it (``seconds``)."""
+    xs = [x for s in series for x in s.xs]
+    ys = sorted(y for s in series for y in s.ys)
+    if not xs:
+        return _empty(width, height, empty)
+    y_hi = (percentile(ys, 99.5) * 1.15 if lines is False else ys[-1] * 1.08) or 1.0
+    frame = _Frame(width, height, (min(0.0, min(xs)), max(xs) * 1.02 or 1.0), (0.0, y_hi))
+    body = frame.axes(x_label, y_label, x_format=x_format, y_format=y_format, x_ticks=8)
+    for s in series:
+        points = list(zip(s.xs, s.ys, strict=True))
+        if lines:
+            path = " ".join(f"{_f(frame.x(x))},{_f(frame.y(y))}" for x, y in points)
+            body.append(
+                f'<polyline class="cdf" stroke="{s.color}" points="{path}">'
+                f"<title>{escape(s.label)}</title></polyline>"
+            )
+            continue
+        stride = max(1, math.ceil(len(points) / _MAX_DOTS))
+        dots = "".join(
+            f'<circle cx="{_f(frame.x(x))}" cy="{_f(frame.y(y))}" r="2.2"/>'
+            for x, y in points[::stride]
+        )
+        body.append(f'<g fill="{s.color}" class="dots"><title>{escape(s.label)}</title>{dots}</g>')
+    return _svg(width, height, body, f"{y_label} against {x_label}")

@@ -76,7 +76,7 @@ def read_text_arg(text: str, what: str) -> str:
 
 def note_emulated(what: str) -> None:
     """Say on stderr that replies are emulated, so nobody mistakes them for a model's."""
-    print(f"hafs: emulated: {what} (loopback emulators, no real provider)", file=sys.stderr)
+    print(f"hafs: emulated: {what}", file=sys.stderr)
 
 
 def add_routing_options(parser: argparse.ArgumentParser) -> None:
@@ -135,7 +135,7 @@ async def open_cli_orchestrator(args: argparse.Namespace) -> AsyncIterator[Unifi
     """The orchestrator the command runs against: configured providers, or the emulators.
     The routing arguments are checked against its configuration before anything is sent."""
     if getattr(args, "emulate", False):
-        note_emulated(f"hafs {args.command}")
+        note_emulated(f"hafs {args.command} runs against the loopback emulators (--emulate)")
         async with open_emulated_orchestrator() as (orch, _emulators):
             check_routing(args, orch.config)
             yield orch
