@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from .._exports import publish
+from .._exports import publish as _publish
 from ._fanout import FanoutItem, FanoutResults
 from ._orchestrator import OrchestratorStatus, UnifiedOrchestrator, open_orchestrator
 from ._stream import StreamResponse
@@ -23,4 +23,4 @@ __all__ = [
     "open_orchestrator",
 ]
 
-publish(__name__, globals(), __all__)
+_publish(__name__, globals(), __all__)

@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from .._exports import publish
+from .._exports import publish as _publish
 from ._actor import ProviderActor
 from ._cell import PER_MODEL_LIMITS, ProviderCell, ProviderCellConfig, ProviderStatistics
 from ._messages import EmbedCall, GenerateCall, HealthCall, ProviderMessage, StreamCall
@@ -32,4 +32,4 @@ __all__ = [
     "StreamSink",
 ]
 
-publish(__name__, globals(), __all__)
+_publish(__name__, globals(), __all__)

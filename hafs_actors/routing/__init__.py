@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from .._exports import publish
+from .._exports import publish as _publish
 from ._planner import (
     SKIP_REASONS,
     Candidate,
@@ -55,4 +55,4 @@ __all__ = [
     "providers_with_larger_window",
 ]
 
-publish(__name__, globals(), __all__)
+_publish(__name__, globals(), __all__)

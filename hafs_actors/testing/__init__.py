@@ -13,7 +13,7 @@ See docs/testing.md.
 
 from __future__ import annotations
 
-from .._exports import publish
+from .._exports import publish as _publish
 from ..bench.emulator_process import EmulatorProcess, emulator_process
 from ._adapters import Delay, FunctionAdapter, Outcome, ScriptedAdapter
 from ._orchestrator import emulated_config, emulator_base_url, open_emulated_orchestrator
@@ -30,4 +30,4 @@ __all__ = [
     "open_emulated_orchestrator",
 ]
 
-publish(__name__, globals(), __all__)
+_publish(__name__, globals(), __all__)
