@@ -129,7 +129,10 @@ class OtelObserver(Observer):
             else None
         )
         self._requests = meter.create_counter("hafs.router.requests", unit="{request}")
-        self._active = meter.create_up_down_counter("hafs.router.active_requests", unit="{request}")
+        self._active: dict[str, int] = {"chat": 0, "embeddings": 0}
+        meter.create_observable_gauge(
+            "hafs.router.active_requests", callbacks=[self._observe_active], unit="{request}"
+        )
         self._attempts = meter.create_counter("hafs.router.attempts", unit="{attempt}")
         self._fallbacks = meter.create_counter("hafs.router.fallbacks", unit="{fallback}")
         self._retries = meter.create_counter("hafs.router.retries", unit="{retry}")
@@ -211,7 +214,7 @@ class OtelObserver(Observer):
             attributes=attributes,
         )
         self._spans[request.id] = span
-        self._active.add(1, {"gen_ai.operation.name": request.operation})
+        self._active[request.operation] += 1
 
     def on_attempt(self, event: AttemptStarted | AttemptEnded) -> None:
         if isinstance(event, AttemptStarted):
@@ -341,7 +344,7 @@ class OtelObserver(Observer):
         self._serving.pop(info.id, None)
         # An attempt still open when its request ends was abandoned with it (a cancelled call).
         self._end_attempt_span(info.id, "cancelled")
-        self._active.add(-1, {"gen_ai.operation.name": info.operation})
+        self._active[info.operation] -= 1
 
     # --- the runtime ------------------------------------------------------------------------------
 
@@ -364,6 +367,10 @@ class OtelObserver(Observer):
 
     def on_limiter_wait(self, event: LimiterWait) -> None:
         self._limiter_wait.record(event.seconds, {"hafs.provider": event.provider})
+
+    def _observe_active(self, options: CallbackOptions) -> Iterable[Observation]:
+        for operation, count in dict(self._active).items():
+            yield Observation(count, {"gen_ai.operation.name": operation})
 
     def _observe_breakers(self, options: CallbackOptions) -> Iterable[Observation]:
         # Read by the metric reader, possibly from its own thread: a copy, no trio call.
