@@ -75,6 +75,8 @@ class TransitionReason(str, enum.Enum):
     FORCED_OPEN = "forced_open"
     FORCED_CLOSED = "forced_closed"
     RESET = "reset"
+    #: another process's breaker decided (the shared state backend, ``hafs_actors.state``)
+    SHARED = "shared"
 
 
 def default_is_failure(error: BaseException) -> bool:

@@ -375,6 +375,21 @@ class RateLimiter:
             raise ValueError("deadline must be a trio time or None, got nan")
         return Lease(self, (1, input_tokens + output_tokens, input_tokens, output_tokens), deadline)
 
+    def charge(self, input_tokens: int = 0, output_tokens: int = 0) -> Lease:
+        """Count one request admitted elsewhere, at once, without a concurrency slot.
+
+        The shared backend mirrors its admissions here, so a process that falls back to this
+        limiter already counts what it spent while the shared store answered. The returned
+        lease is released; :meth:`Lease.reconcile` corrects it like any other.
+        """
+        lease = self.acquire(input_tokens, output_tokens)
+        now = trio.current_time()
+        self._expire(now)
+        self._take(lease, now)
+        lease.release()
+        self._reproject(now)
+        return lease
+
     # --- server corrections ------------------------------------------------------------------
 
     def apply_rate_limit_info(
