@@ -82,36 +82,48 @@ def fit_tables(
         return min(wanted, cap) if cap else wanted
 
     key_widths = [need(i, _KEY_MAX) for i in range(n_keys)]
-    fixed = 1 + sum(w + 3 for w in key_widths)  # left border, then padding and a rule each
-    groups: list[list[int]] = [[]]
-    used = fixed
-    for j in range(len(columns)):
-        w = need(n_keys + j) + 3
-        if groups[-1] and used + w > width:
-            groups.append([])
-            used = fixed
-        groups[-1].append(j)
-        used += w
-    tables = []
-    for g, group in enumerate(groups):
-        suffix = f" ({g + 1}/{len(groups)})" if len(groups) > 1 else ""
-        table = Table(title=title + suffix, title_justify="left", header_style="bold")
+    value_widths = [need(n_keys + j) for j in range(len(columns))]
+
+    def table(group: Sequence[int], title_text: str) -> Table:
+        t = Table(
+            title=title_text,
+            title_justify="left",
+            header_style="bold",
+            show_edge=False,
+            padding=(0, 0, 0, 1),
+        )
         for col, w in zip(keys, key_widths, strict=True):
-            table.add_column(col.header, justify=col.justify, style=col.style, max_width=w)
+            t.add_column(col.header, justify=col.justify, style=col.style, max_width=w)
         for j in group:
             col = columns[j]
-            w = need(n_keys + j)
-            table.add_column(
-                col.header, justify=col.justify, style=col.style, no_wrap=True, min_width=w
+            t.add_column(
+                col.header,
+                justify=col.justify,
+                style=col.style,
+                no_wrap=True,
+                min_width=value_widths[j],
             )
         for i, row in enumerate(rows):
-            table.add_row(
+            t.add_row(
                 *row[:n_keys],
                 *(row[n_keys + j] for j in group),
                 end_section=bool(sections and sections[i]),
             )
-        tables.append(table)
-    return tables
+        return t
+
+    def width_of(group: Sequence[int]) -> int:
+        fixed = sum(key_widths) + sum(value_widths[j] for j in group)
+        return fixed + 2 * (n_keys + len(group)) - 1  # one space of padding, a rule between
+
+    groups: list[list[int]] = [[]]
+    for j in range(len(columns)):
+        if groups[-1] and width_of([*groups[-1], j]) > width:
+            groups.append([])
+        groups[-1].append(j)
+    return [
+        table(group, title + (f" ({g + 1}/{len(groups)})" if len(groups) > 1 else ""))
+        for g, group in enumerate(groups)
+    ]
 
 
 _DASH = "\u2013"

@@ -1,4 +1,4 @@
-"""Run the provider emulators in a separate process for a benchmark (design section 8).
+"""Run the provider emulators in a separate process for a benchmark (docs/design.md).
 
 The emulator must not share the client's core: on a machine with two or more usable CPUs the
 emulator process is pinned to the last one and this process to the others for the duration

@@ -33,8 +33,6 @@ def run(args: argparse.Namespace) -> int:
     if args.requests < 1 or args.concurrency < 1:
         raise CliError("--requests and --concurrency must be >= 1")
     console = Console()
-    if not console.is_terminal:
-        console = Console(width=max(console.width, 110))
     console.print(
         "[bold]hafs demo[/]: 5 emulated providers on loopback; openai is flaky, anthropic is "
         "rate limited, ollama's adapter crashes its actor once.\n"

@@ -19,13 +19,14 @@ from typing import Any
 import attrs
 import trio
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 import supervisors
 
 from ..adapters import create_adapter
 from ..adapters.base import ProviderAdapter
+from ..bench.console import Col, fit_tables
 from ..bench.metrics import percentile
 from ..config import BreakerSettings
 from ..orchestrator import FanoutItem, UnifiedOrchestrator
@@ -331,16 +332,13 @@ def _ms(values: list[float], p: float) -> str:
 
 def print_report(report: DemoReport, console: Console | None = None) -> None:
     console = console or Console()
-    table = Table(
-        title="Per provider: attempts, failures, requests served (of which after a fallback), "
+    console.print(
+        "Per provider: attempts, failures, requests served (of which after a fallback), "
         "latency of served requests and time to first token (streams), in ms"
     )
-    table.add_column("provider", no_wrap=True, min_width=9)
-    for col in ("tries", "failed", "served", "fallbk", "p50", "p95", "p99", "ttft50", "ttft95"):
-        table.add_column(col, justify="right", no_wrap=True)
-    for name, r in report.rows.items():
-        table.add_row(
-            name,
+    rows = [
+        [
+            escape(name),
             str(r.attempts),
             str(r.failed_attempts),
             str(r.served),
@@ -350,8 +348,14 @@ def print_report(report: DemoReport, console: Console | None = None) -> None:
             _ms(r.latencies, 99),
             _ms(r.ttfts, 50),
             _ms(r.ttfts, 95),
-        )
-    console.print(table)
+        ]
+        for name, r in report.rows.items()
+    ]
+    headers = ("tries", "failed", "served", "fallbk", "p50", "p95", "p99", "ttft50", "ttft95")
+    for table in fit_tables(
+        "hafs demo", [Col("provider", "left")], [Col(h) for h in headers], rows, console.width
+    ):
+        console.print(table)
     rate = report.requests / report.wall_time if report.wall_time > 0 else 0.0
     console.print(
         f"[bold]{report.requests}[/] requests in {report.wall_time:.1f} s ({rate:.0f}/s): "

@@ -9,11 +9,12 @@ from typing import Any
 
 import trio
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..config import load_config
 from . import EXIT_FAILED, EXIT_OK
-from ._common import open_cli_orchestrator, to_jsonable
+from ._common import finite, open_cli_orchestrator, to_jsonable
 
 
 def register(sub: Any) -> None:
@@ -31,6 +32,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    finite("--timeout", args.timeout)
     unconfigured: dict[str, str] = {}
     if not args.emulate:
         config = load_config(args.config)
@@ -65,17 +67,18 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write("\n")
         else:
             table = Table(title="hafs providers")
-            for col in ("provider", "configured", "healthy", "latency", "breaker", "detail"):
-                table.add_column(col)
+            for col in ("provider", "configured", "healthy", "latency", "breaker"):
+                table.add_column(col, no_wrap=True)
+            table.add_column("detail", overflow="fold")
             for r in rows:
                 healthy = r["healthy"]
                 table.add_row(
-                    r["provider"],
+                    escape(r["provider"]),
                     "yes" if r["configured"] else "no",
                     "-" if healthy is None else ("[green]ok[/]" if healthy else "[red]failing[/]"),
                     "-" if r.get("latency_ms") is None else f"{r['latency_ms']} ms",
-                    str(r.get("breaker", "-")),
-                    str(r["detail"]),
+                    escape(str(r.get("breaker", "-"))),
+                    escape(str(r["detail"])),
                 )
             Console().print(table)
         return EXIT_OK if all(h.ok for h in health.values()) else EXIT_FAILED

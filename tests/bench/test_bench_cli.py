@@ -192,7 +192,7 @@ def test_closed_loop_run_writes_json_and_html(tmp_path, capsys, no_real_provider
         assert report["environment"]["usable_cpus"] == len(split["client"])
     assert affinity(0) == cpus_before  # restored after the run
     html = _only(out, ".html").read_text()
-    assert html.count("<svg") == 4 * 3 + 1
+    assert html.count("<svg") == 4 * 3 + 1 + 3 + 1 + 1
     assert "ollama:llama3.2" in html
 
 
@@ -226,7 +226,7 @@ def test_open_loop_run_prints_tables(tmp_path, capsys):
     assert code == 0, captured.err
     assert "hafs bench: summary" in captured.out
     row = next(line for line in captured.out.splitlines() if "anthropic:claude-haiku-4-5" in line)
-    ok = int(row.split("│")[2])
+    ok = int(row.split("│")[1])
     assert 20 <= ok <= 70  # 40/s for 1.5 s with a 0.5 s ramp: about 50
     assert "TTFT" in captured.out
 

@@ -131,8 +131,19 @@ async def test_html_report_is_self_contained_and_complete(fakes, autojump_clock)
     assert not re.search(r"<script|<link|\ssrc=|url\(|@import", text)
     assert not re.findall(r"https?://(?!www\.w3\.org/)", text)  # only XML namespaces
     svgs = list(root.iter(SVG))
-    # 4 metrics x (1 CDF + 2 histograms) + 1 timeline.
-    assert len(svgs) == 4 * 3 + 1
+    # 4 metrics x (1 CDF + 2 histograms) + timeline + tok/s, goodput, in flight over time
+    # + TTFT against input length + ITL by position.
+    assert len(svgs) == 4 * 3 + 1 + 3 + 1 + 1
+    for svg in svgs:  # every chart names what its axes show, with the unit
+        labels = [
+            e.text or ""
+            for e in svg.iter("{http://www.w3.org/2000/svg}text")
+            if e.get("class") == "axis-label"
+        ]
+        if svg.get("aria-label", "").startswith("no "):
+            continue
+        assert len(labels) == 2, svg.get("aria-label")
+        assert all("(" in label or label in ("requests", "chunks") for label in labels), labels
     titles = [e.text for e in root.iter(f"{XHTML}h3")]
     assert titles[:4] == [
         "Time to first token (TTFT)",
@@ -141,7 +152,12 @@ async def test_html_report_is_self_contained_and_complete(fakes, autojump_clock)
         "End-to-end latency (E2E)",
     ]
     assert "a&lt;b&gt;&amp;c" in text  # names are escaped
-    cdf_lines = [e for e in root.iter("{http://www.w3.org/2000/svg}polyline")]
+    cdf_lines = [
+        line
+        for svg in svgs
+        if svg.get("aria-label", "").endswith("CDF")
+        for line in svg.iter("{http://www.w3.org/2000/svg}polyline")
+    ]
     assert len(cdf_lines) == 4 * 2
     assert "ServerError" in text
     assert "goodput" in text
@@ -155,7 +171,7 @@ async def test_html_report_when_every_request_failed(fakes, autojump_clock):
     text = render_html(report)
     _parse_html(text)
     assert "no TTFT data" in text
-    assert "no requests" in text
+    assert text.count('class="fail"') == 4  # every failure on the timeline
 
 
 async def test_compare_reports_pairs_targets_and_computes_changes(fakes, autojump_clock):
