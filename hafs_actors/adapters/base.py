@@ -50,6 +50,12 @@ class AdapterSettings:
     verify: bool | str = True  # True, False, or a CA bundle path
     extra_headers: Mapping[str, str] = attrs.field(factory=dict)
     embed_batch_size: int | None = None  # None: the provider's documented limit
+    #: Bounded reads (docs/transport.md): a body, decoded, at most this long (streams too) ...
+    max_response_bytes: int = attrs.field(default=64 << 20, validator=attrs.validators.ge(1))
+    #: ... one SSE event or NDJSON line at most this long (what a decoder holds until its end) ...
+    max_event_bytes: int = attrs.field(default=8 << 20, validator=attrs.validators.ge(1))
+    #: ... and of an error body only this much is read (its message is cut to 4 KiB).
+    max_error_bytes: int = attrs.field(default=64 << 10, validator=attrs.validators.ge(1))
 
 
 @runtime_checkable

@@ -2,9 +2,16 @@
 and streams with time-to-first-token and idle-gap timeouts.
 
 Lifecycle: :meth:`HttpAdapter.initialize` creates the adapter's one ``httpx.AsyncClient``
-through :func:`hafs_actors.transport.create_http_client`; every request reuses it and
-:meth:`HttpAdapter.aclose` closes it. A call before ``initialize()`` (or after ``aclose()``)
-creates the client lazily, so an adapter is usable either way.
+through :func:`hafs_actors.transport.create_pooled_client` (on the ``transport=`` given, if
+any) and keeps the :class:`HafsTransport` under it, if any, for its direct path; every request
+reuses it and :meth:`HttpAdapter.aclose` closes it. A client given as ``http_client=`` is used
+as is and never closed here: its owner closes it. A call before ``initialize()`` (or after
+``aclose()``) creates the client lazily, so an adapter is usable either way.
+
+Bounded reads: every body is decoded and counted as it arrives (``max_response_bytes``), every
+stream event or line is bounded (``max_event_bytes``), and only the first ``max_error_bytes``
+of an error body are read; passing a limit raises :class:`ResponseTooLarge`. A body that does
+not parse (not JSON, not UTF-8, nested too deeply) is a :class:`ProtocolError` of its request.
 
 Streams: :meth:`HttpAdapter.open_stream` returns an async context manager whose value is a
 plain async iterator object (:class:`EventStream`, not an async generator), so a cancel scope
@@ -27,8 +34,14 @@ import attrs
 import httpx
 import trio
 
-from ..errors import BadRequestError, ProtocolError, ProviderError, ProviderTimeoutError
-from ..transport import HafsTransport, create_http_client, direct_transport
+from ..errors import (
+    BadRequestError,
+    ProtocolError,
+    ProviderError,
+    ProviderTimeoutError,
+    ResponseTooLarge,
+)
+from ..transport import HafsTransport, TransportStatistics, create_pooled_client
 from ..types import (
     EmbeddingResult,
     EmbedRequest,
@@ -43,12 +56,14 @@ from ..types import (
 from .base import AdapterSettings
 from .errormap import error_from_body, map_transport_error, request_id_from
 from .ratelimit import RATE_LIMIT_HEADER_PREFIXES, parse_rate_limit_headers
-from .wire.decoders import StreamDecoder
+from .wire.body import ACCEPT_ENCODING, BodyTooLarge, EventBound, bound_response
+from .wire.decoders import SSEStreamDecoder, StreamDecoder
 from .wire.fields import dump_json
 
 __all__ = ["EventStream", "HttpAdapter", "ResponseMeta"]
 
 _CLOSE_GRACE = 5.0  # seconds allowed to close a response or client while being cancelled
+_MESSAGE_LIMIT = 4096  # characters of a server's text kept in an error message
 
 
 @attrs.frozen
@@ -72,14 +87,33 @@ class HttpAdapter:
     embed_batch_limit: ClassVar[int | None] = None
     health_path: str = ""
 
-    def __init__(self, settings: AdapterSettings, *, provider: str) -> None:
+    def __init__(
+        self,
+        settings: AdapterSettings,
+        *,
+        provider: str,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        """``http_client``: a client of the caller's, used as is (its timeouts, limits, proxies
+        and hooks apply; the adapter adds its headers to each request) and not closed by
+        :meth:`aclose`. ``transport``: the transport the adapter's own client runs on (say
+        ``httpx.MockTransport``); closing the adapter closes it. At most one of the two."""
         if not isinstance(settings, AdapterSettings):
             raise TypeError(f"settings must be AdapterSettings, got {type(settings).__name__}")
+        if http_client is not None and transport is not None:
+            raise TypeError(
+                "give http_client= or transport=, not both (the client has its own transport)"
+            )
         self.settings = settings
         self.provider = provider
         self.base_url = self.normalize_base_url(settings.base_url)
+        self._base = _directory(httpx.URL(self.base_url))
+        self._user_client = http_client
+        self._transport = transport
         self._client: httpx.AsyncClient | None = None
         self._direct: HafsTransport | None = None
+        self._headers = self._request_headers()
         self._timeouts: dict[str, float | None] = {}
         self._targets: dict[str, tuple[httpx.URL, list[tuple[bytes, bytes]]]] = {}
 
@@ -113,14 +147,24 @@ class HttpAdapter:
 
     # --- lifecycle --------------------------------------------------------------------------
 
-    def _build_client(self) -> httpx.AsyncClient:
-        s = self.settings
-        headers = {"accept": "application/json", "content-type": "application/json"}
+    def _request_headers(self) -> dict[str, str]:
+        headers = {
+            "accept": "application/json",
+            "accept-encoding": ACCEPT_ENCODING,  # only what the bounded reader can inflate
+            "content-type": "application/json",
+        }
         headers.update(self.auth_headers())
-        headers.update(s.extra_headers)
-        return create_http_client(
+        headers.update(self.settings.extra_headers)
+        return headers
+
+    def _build_client(self) -> tuple[httpx.AsyncClient, HafsTransport | None]:
+        """The client and its project transport (the direct path), if it runs on one."""
+        if self._user_client is not None:
+            return self._user_client, None
+        s = self.settings
+        pooled = create_pooled_client(
             base_url=self.base_url,
-            headers=headers,
+            headers=self._headers,
             timeout=httpx.Timeout(
                 connect=s.connect_timeout,
                 read=s.read_timeout,
@@ -129,11 +173,12 @@ class HttpAdapter:
             ),
             max_connections=s.max_connections,
             max_keepalive_connections=s.max_keepalive_connections,
-            transport=s.transport,
+            transport=s.transport if self._transport is None else self._transport,
             proxy=s.proxy,
             http2=s.http2,
             verify=s.verify,
         )
+        return pooled.client, pooled.hafs
 
     async def initialize(self) -> None:
         """Create the adapter's one pooled client (no network traffic)."""
@@ -147,11 +192,17 @@ class HttpAdapter:
     def _open_client(self) -> httpx.AsyncClient:
         client = self._client
         if client is None:
-            client = self._client = self._build_client()
-            self._direct = direct_transport(client)
+            client, self._direct = self._build_client()
+            self._client = client
             self._timeouts = client.timeout.as_dict()
             self._targets.clear()
         return client
+
+    def transport_statistics(self) -> TransportStatistics | None:
+        """The pool statistics of the client's project transport; None before the client
+        exists, on httpx's own transport, and for a caller's ``http_client``."""
+        direct = self._direct
+        return None if direct is None else direct.statistics()
 
     def build_request(self, method: str, path: str, content: bytes | None) -> httpx.Request:
         """A request to ``path`` with the client's headers and timeouts, ready for :meth:`send`.
@@ -163,7 +214,9 @@ class HttpAdapter:
         client = self.client  # opened first: a new client starts with fresh targets
         url, head = self._target(path)
         if self._direct is None or content is None:
-            return client.build_request(method, url, content=content)
+            # a caller's client lacks the adapter's headers: they go with each request
+            headers = None if self._user_client is None else self._headers
+            return client.build_request(method, url, content=content, headers=headers)
         request = httpx.Request(
             method,
             url,
@@ -180,18 +233,29 @@ class HttpAdapter:
         On the project transport the request goes straight to it: the client's cookie jar, auth
         and redirect flows and event hooks serve no provider API and cost ~45 us a request
         (docs/transport.md). httpx's own transport (proxies, HTTP/2) gets the full client.
+        Either way the body is bounded (:func:`bound_response`): a 2xx body to
+        ``max_response_bytes`` (:class:`BodyTooLarge` beyond), any other cut quietly at
+        ``max_error_bytes`` (an error message needs its start only).
         """
         direct = self._direct
         if direct is None:
-            return await self.client.send(request, stream=stream)
-        response = await direct.handle_async_request(request)
-        response.request = request
-        if not stream:
-            try:
+            response = await self.client.send(request, stream=True)
+        else:
+            response = await direct.handle_async_request(request)
+            response.request = request
+        s = self.settings
+        try:
+            if 200 <= response.status_code < 300:
+                bound_response(response, limit=s.max_response_bytes, setting="max_response_bytes")
+            else:
+                bound_response(
+                    response, limit=s.max_error_bytes, setting="max_error_bytes", truncate=True
+                )
+            if not stream:
                 await response.aread()
-            except BaseException:
-                await response.aclose()  # never blocks on this transport
-                raise
+        except BaseException:
+            await _close_response(response)
+            raise
         return response
 
     def url(self, path: str) -> httpx.URL:
@@ -207,16 +271,16 @@ class HttpAdapter:
         if target is None:
             if len(targets) >= 256:  # paths embed model names: bounded whatever callers send
                 targets.clear()
-            client = self.client
-            url = client.base_url.join(path)
-            target = targets[path] = (url, [(b"Host", url.netloc), *client.headers.raw])
+            url = self._base.join(path)
+            target = targets[path] = (url, [(b"Host", url.netloc), *self.client.headers.raw])
         return target
 
     async def aclose(self) -> None:
-        """Close the client and its connections (shielded: safe in a cancelled scope)."""
+        """Close the client and its connections (shielded: safe in a cancelled scope); a
+        caller's ``http_client`` stays open (its owner closes it)."""
         client, self._client = self._client, None
         self._direct = None
-        if client is not None:
+        if client is not None and client is not self._user_client:
             with trio.move_on_after(_CLOSE_GRACE) as scope:
                 scope.shield = True
                 await client.aclose()
@@ -258,22 +322,37 @@ class HttpAdapter:
         model: str,
     ) -> ProviderError:
         if response.status_code >= 400:
-            return self._scrub(
-                error_from_body(
-                    body,
-                    provider=self.provider,
-                    model=model,
-                    status=response.status_code,
-                    headers=headers,
-                    rate_limit=meta.rate_limit,
+            try:
+                error = self._error_from_body(body, response, headers, meta, model=model)
+            except RecursionError:  # errormap parses with json.loads, which may recurse out
+                error = self._error_from_body(
+                    b"(error body nested too deeply to parse)", response, headers, meta, model=model
                 )
-            )
+            return _cut_message(self._scrub(error))
         return ProtocolError(
             f"unexpected HTTP {response.status_code} response",
             provider=self.provider,
             model=model,
             status=response.status_code,
             request_id=meta.request_id,
+        )
+
+    def _error_from_body(
+        self,
+        body: bytes,
+        response: httpx.Response,
+        headers: dict[str, str],
+        meta: ResponseMeta,
+        *,
+        model: str,
+    ) -> ProviderError:
+        return error_from_body(
+            body,
+            provider=self.provider,
+            model=model,
+            status=response.status_code,
+            headers=headers,
+            rate_limit=meta.rate_limit,
         )
 
     def _scrub(self, error: ProviderError) -> ProviderError:
@@ -295,16 +374,17 @@ class HttpAdapter:
                 self.build_request(method, path, None if body is None else dump_json(body))
             )
         except httpx.HTTPError as exc:
-            raise map_transport_error(exc, provider=self.provider, model=model) from exc
+            raise transport_error(exc, provider=self.provider, model=model) from exc
         headers, meta = self._meta(response, started)
         content = response.content
         if not 200 <= response.status_code < 300:
             raise self.status_error(response, content, headers, meta, model=model)
         try:
             payload = json.loads(content)
-        except ValueError:
+        except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, or nested too deep
+            what = "nested too deeply" if isinstance(exc, RecursionError) else "not JSON"
             raise ProtocolError(
-                f"response body is not JSON ({len(content)} bytes): {content[:200]!r}",
+                f"response body is {what} ({len(content)} bytes): {content[:200]!r}",
                 provider=self.provider,
                 model=model,
                 status=response.status_code,
@@ -365,9 +445,9 @@ class HttpAdapter:
         """GET :attr:`health_path`; a 2xx is healthy. Never raises for provider failures."""
         started = trio.current_time()
         try:
-            response = await self.client.get(self.health_path)
+            response = await self.send(self.build_request("GET", self.health_path, None))
         except httpx.HTTPError as exc:
-            error = map_transport_error(exc, provider=self.provider, model="")
+            error = transport_error(exc, provider=self.provider, model="")
             return HealthStatus(ok=False, detail=str(error))
         latency = trio.current_time() - started
         if 200 <= response.status_code < 300:
@@ -416,12 +496,12 @@ class StreamContext:
                 model=model,
             ) from None
         except httpx.HTTPError as exc:
-            raise map_transport_error(exc, provider=provider, model=model) from exc
+            raise transport_error(exc, provider=provider, model=model) from exc
         try:
             headers, meta = adapter._meta(response, started)
             if not 200 <= response.status_code < 300:
                 try:
-                    body = await response.aread()
+                    body = await response.aread()  # its first max_error_bytes only
                 except httpx.HTTPError:
                     body = b""
                 raise adapter.status_error(response, body, headers, meta, model=model)
@@ -433,6 +513,7 @@ class StreamContext:
                 started=started,
                 ttft_deadline=deadline,
                 ttft_timeout=ttft,
+                max_event_bytes=adapter.settings.max_event_bytes,
             )
         except BaseException:
             await _close_response(response)
@@ -447,6 +528,55 @@ class StreamContext:
     ) -> None:
         if self._events is not None:
             await self._events.aclose()
+
+
+def transport_error(
+    exc: httpx.HTTPError,
+    *,
+    provider: str,
+    model: str,
+    streaming_body: bool = False,
+    request_id: str | None = None,
+) -> ProviderError:
+    """:func:`map_transport_error`, and :class:`ResponseTooLarge` for a passed limit."""
+    if isinstance(exc, BodyTooLarge):
+        return _too_large(
+            exc.what, exc.limit, exc.setting, provider=provider, model=model, request_id=request_id
+        )
+    return map_transport_error(
+        exc, provider=provider, model=model, streaming_body=streaming_body, request_id=request_id
+    )
+
+
+def _too_large(
+    what: str, limit: int, setting: str, *, provider: str, model: str, request_id: str | None
+) -> ResponseTooLarge:
+    return ResponseTooLarge(
+        f"{what} exceeds {limit} bytes (AdapterSettings.{setting}); the read stopped there",
+        limit=limit,
+        setting=setting,
+        provider=provider,
+        model=model,
+        request_id=request_id,
+        retryable=False,
+    )
+
+
+def _cut_message(error: ProviderError) -> ProviderError:
+    """Keep the first :data:`_MESSAGE_LIMIT` characters of a message made from a server's
+    text, the cut marked: a message is logged, returned and shown, never a body dump."""
+    message = error.message
+    if len(message) > _MESSAGE_LIMIT:
+        error.message = f"{message[:_MESSAGE_LIMIT]}... [cut: {len(message)} characters]"
+        error.args = (error.message,)
+    return error
+
+
+def _directory(url: httpx.URL) -> httpx.URL:
+    """``url`` ending in ``/``, so that joining a relative path appends it (as httpx does with
+    a client's ``base_url``)."""
+    path = url.raw_path
+    return url if path.endswith(b"/") else url.copy_with(raw_path=path + b"/")
 
 
 async def _close_response(response: httpx.Response) -> None:
@@ -469,9 +599,11 @@ class EventStream:
         started: float,
         ttft_deadline: float,
         ttft_timeout: float | None,
+        max_event_bytes: int,
     ) -> None:
         self._response = response
         self._decoder = decoder
+        self._bound = EventBound(max_event_bytes, sse=isinstance(decoder, SSEStreamDecoder))
         self._chunks: AsyncIterator[bytes] = response.aiter_bytes()
         self._pending: deque[StreamEvent] = deque((start,))
         self._started = started
@@ -523,7 +655,7 @@ class EventStream:
                 ) from None
             except httpx.HTTPError as exc:
                 raise decoder.fail(
-                    map_transport_error(
+                    transport_error(
                         exc,
                         provider=decoder.provider,
                         model=decoder.model,
@@ -533,6 +665,12 @@ class EventStream:
                 ) from exc
             else:
                 events = decoder.feed(chunk)
+                if self._bound.over(chunk) and not decoder.finished:
+                    self._done = True  # deliver the chunk's complete events, then fail
+                    self._error = decoder.fail(self._event_too_large())
+        except RecursionError:  # a decoder's json.loads on absurdly nested data
+            self._done = True
+            raise decoder.protocol_error("stream data nested too deeply to parse") from None
         except ProviderError as exc:
             self._done = True
             # events decoded before the error (in the same read) are delivered first
@@ -546,6 +684,18 @@ class EventStream:
         if self.ttft is None and decoder.has_output:
             self.ttft = trio.current_time() - self._started
         self._pending.extend(events)
+
+    def _event_too_large(self) -> ResponseTooLarge:
+        decoder = self._decoder
+        what = "stream event" if self._bound.sse else "stream line"
+        return _too_large(
+            what,
+            self._bound.limit,
+            "max_event_bytes",
+            provider=decoder.provider,
+            model=decoder.model,
+            request_id=decoder.request_id,
+        )
 
     async def aclose(self) -> None:
         """Stop reading and close the response (idempotent, shielded).

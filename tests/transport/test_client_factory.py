@@ -1,4 +1,4 @@
-"""create_http_client: which transport a client gets (design section 9) and that settings
+"""create_http_client: which transport a client gets (docs/design.md) and that settings
 pass through to either transport."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from hafs_actors.errors import ConfigError
 from hafs_actors.transport import (
     choose_transport,
     create_http_client,
+    create_pooled_client,
     environment_proxy_applies,
-    transport_statistics,
 )
 
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
@@ -86,15 +86,15 @@ def test_environment_proxies_follow_httpx(
 
 async def test_hafs_client_by_default(kit: SimpleNamespace) -> None:
     async with kit.open_server(lambda c: kit.keep_alive(c, kit.echo)) as server:
-        client = create_http_client(
+        pooled = create_pooled_client(
             base_url=server.url,
             headers={"x-provider": "test"},
             max_connections=7,
             max_keepalive_connections=3,
         )
-        async with client:
+        async with pooled.client as client:
             assert (await client.post("/v1/x", content=b"hi")).content == b"hi"
-            stats = transport_statistics(client)
+            stats = pooled.statistics()
             assert stats is not None
             assert (stats.max_connections, stats.max_keepalive_connections) == (7, 3)
         assert server.requests[0].header(b"x-provider") == b"test"
@@ -106,10 +106,11 @@ async def test_httpx_transport_when_asked(kit: SimpleNamespace, tmp_path: Path) 
     ca.cert_pem.write_to_path(str(ca_file))
     async with kit.open_server(lambda c: kit.keep_alive(c, kit.echo)) as server:
         # A CA path is turned into a context: httpx itself deprecates verify=<str>.
-        client = create_http_client(base_url=server.url, transport="httpx", verify=str(ca_file))
-        async with client:
+        pooled = create_pooled_client(base_url=server.url, transport="httpx", verify=str(ca_file))
+        async with pooled.client as client:
             assert (await client.post("/", content=b"stock")).content == b"stock"
-            assert transport_statistics(client) is None
+            assert pooled.hafs is None
+            assert pooled.statistics() is None
 
 
 async def test_environment_proxy_is_honoured(
@@ -121,11 +122,11 @@ async def test_environment_proxy_is_honoured(
 
     async with kit.open_server(proxy) as fake_proxy:
         monkeypatch.setenv("HTTP_PROXY", fake_proxy.url)
-        client = create_http_client(base_url="http://upstream.invalid")
-        async with client:
+        pooled = create_pooled_client(base_url="http://upstream.invalid")
+        async with pooled.client as client:
             response = await client.get("/v1/models")
             assert response.content == b"via proxy http://upstream.invalid/v1/models"
-            assert transport_statistics(client) is None
+            assert pooled.hafs is None
 
 
 async def test_no_proxy_keeps_the_project_transport(
@@ -133,12 +134,11 @@ async def test_no_proxy_keeps_the_project_transport(
 ) -> None:
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # would fail if used
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    async with (
-        kit.open_server(lambda c: kit.keep_alive(c, kit.echo)) as server,
-        create_http_client(base_url=server.url) as client,
-    ):
-        assert (await client.post("/", content=b"direct")).content == b"direct"
-        assert transport_statistics(client) is not None
+    async with kit.open_server(lambda c: kit.keep_alive(c, kit.echo)) as server:
+        pooled = create_pooled_client(base_url=server.url)
+        async with pooled.client as client:
+            assert (await client.post("/", content=b"direct")).content == b"direct"
+        assert pooled.hafs is not None
 
 
 async def test_configured_proxy(kit: SimpleNamespace) -> None:
@@ -158,7 +158,7 @@ def test_http2_needs_h2() -> None:
         with pytest.raises(ConfigError, match="h2"):
             create_http_client(http2=True)
     else:
-        assert transport_statistics(create_http_client(http2=True)) is None
+        assert create_pooled_client(http2=True).hafs is None
 
 
 async def test_timeouts_pass_through(kit: SimpleNamespace, autojump_clock: Any) -> None:
@@ -167,10 +167,10 @@ async def test_timeouts_pass_through(kit: SimpleNamespace, autojump_clock: Any) 
         await conn.wait_closed_by_client()
 
     async with kit.open_server(silent) as server:
-        client = create_http_client(base_url=server.url, timeout=httpx.Timeout(3.0, read=7.0))
-        async with client:
+        pooled = create_pooled_client(base_url=server.url, timeout=httpx.Timeout(3.0, read=7.0))
+        async with pooled.client as client:
             with pytest.raises(httpx.ReadTimeout):
                 await client.get("/")
-            stats = transport_statistics(client)
+            stats = pooled.statistics()
             assert stats is not None
             assert stats.open == 0

@@ -7,16 +7,17 @@ import json
 from typing import Any
 
 from hafs_actors.testing.emulators import EmulatorConfig, open_emulator
-from hafs_actors.transport import create_http_client, transport_statistics
+from hafs_actors.transport import create_pooled_client
 
 
 async def test_sse_from_the_emulator(autojump_clock: Any) -> None:
     async with open_emulator("openai", config=EmulatorConfig(latency="realistic")) as emu:
-        client = create_http_client(
+        pooled = create_pooled_client(
             base_url=emu.base_url + "/v1",
             headers={"authorization": f"Bearer {emu.api_key}"},
             trust_env=False,
         )
+        client = pooled.client
         async with client:
             body = {
                 "model": "gpt-4o-mini",
@@ -47,7 +48,7 @@ async def test_sse_from_the_emulator(autojump_clock: Any) -> None:
             assert texts[0] == texts[1]  # deterministic content
             plain = await client.post("/chat/completions", json={**body, "stream": False})
             assert plain.json()["choices"][0]["message"]["content"] == texts[0]
-            stats = transport_statistics(client)
+            stats = pooled.statistics()
             assert stats is not None
             assert stats.connections_opened == 1
             assert stats.requests_on_reused_connections == 2

@@ -12,8 +12,7 @@ import trio
 from hafs_actors.transport import (
     HafsTransport,
     OriginStatistics,
-    create_http_client,
-    transport_statistics,
+    create_pooled_client,
 )
 
 
@@ -253,12 +252,12 @@ async def test_unsupported_scheme_and_bad_limits() -> None:
 
 async def test_create_http_client_uses_hafs_and_timeouts(kit: SimpleNamespace) -> None:
     async with kit.open_server(lambda c: kit.keep_alive(c, kit.echo)) as server:
-        client = create_http_client(
+        pooled = create_pooled_client(
             base_url=server.url, max_connections=3, timeout=httpx.Timeout(5.0), trust_env=False
         )
-        async with client:
+        async with pooled.client as client:
             assert (await client.post("/x", content=b"hi")).content == b"hi"
-            stats = transport_statistics(client)
+            stats = pooled.statistics()
             assert stats is not None
             assert stats.max_connections == 3
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import attrs
+
 from ...errors import (
     ContentFilterError,
     ProtocolError,
@@ -44,6 +46,8 @@ __all__ = [
     "parse_tool_arguments",
 ]
 
+_MESSAGE_LIMIT = 4096  # characters of an in-stream error message kept (as for error bodies)
+
 
 def parse_tool_arguments(raw: Any, *, provider: str, model: str, name: str) -> dict[str, Any]:
     """Tool-call arguments as a dict, from a JSON string (OpenAI) or an object (others)."""
@@ -54,7 +58,7 @@ def parse_tool_arguments(raw: Any, *, provider: str, model: str, name: str) -> d
     if isinstance(raw, str):
         try:
             value = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply
             raise ProtocolError(
                 f"tool call {name!r}: arguments are not valid JSON: {raw[:200]!r}",
                 provider=provider,
@@ -139,6 +143,9 @@ class StreamDecoder:
         detail = extract_error(payload)
         if detail is None:
             return None
+        if len(detail.message) > _MESSAGE_LIMIT:  # an event may be megabytes: keep its start
+            cut = f"{detail.message[:_MESSAGE_LIMIT]}... [cut: {len(detail.message)} characters]"
+            detail = attrs.evolve(detail, message=cut)
         return self.fail(
             error_from_detail(
                 detail,
@@ -250,7 +257,7 @@ class SSEStreamDecoder(StreamDecoder):
     def load(self, data: str) -> Any:
         try:
             return json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply
             raise self.protocol_error(f"malformed JSON in stream event: {data[:200]!r}") from None
 
     def on_event(self, event: ServerSentEvent, out: list[StreamEvent]) -> None:
@@ -263,7 +270,7 @@ class SSEStreamDecoder(StreamDecoder):
         prefixed = text.startswith("error:")
         try:
             payload = json.loads(text[6:] if prefixed else text)
-        except ValueError:
+        except (ValueError, RecursionError):
             payload = None
         if prefixed and isinstance(payload, dict) and "error" not in payload:
             payload = {"error": payload}  # llama.cpp wrote the bare error object

@@ -11,23 +11,32 @@ __all__ = ["NDJSONParser"]
 
 
 class NDJSONParser:
-    """Feed bytes, get complete non-blank lines (as bytes, without the line ending)."""
+    """Feed bytes, get complete non-blank lines (as bytes, without the line ending).
 
-    __slots__ = ("_buffer",)
+    A partial line is kept as a list of pieces, joined once its newline comes: a long line
+    costs linear time, not quadratic."""
+
+    __slots__ = ("_pieces",)
 
     def __init__(self) -> None:
-        self._buffer = b""
+        self._pieces: list[bytes] = []
 
     def feed(self, data: bytes) -> list[bytes]:
         if b"\n" not in data:
-            self._buffer += data
+            if data:
+                self._pieces.append(data)
             return []
-        lines = (self._buffer + data).split(b"\n")
-        self._buffer = lines.pop()
+        pieces = self._pieces
+        if pieces:
+            pieces.append(data)
+            data = b"".join(pieces)
+        lines = data.split(b"\n")
+        tail = lines.pop()
+        self._pieces = [tail] if tail else []
         return [stripped for line in lines if (stripped := line.strip())]
 
     def close(self) -> list[bytes]:
         """End of stream: the last line, if it had no newline."""
-        tail = self._buffer.strip()
-        self._buffer = b""
+        tail = b"".join(self._pieces).strip()
+        self._pieces = []
         return [tail] if tail else []
