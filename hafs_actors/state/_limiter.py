@@ -48,7 +48,16 @@ def share_of(limits: RateLimits, n: int) -> RateLimits:
 class SharedLease:
     """One admission; ``shared`` tells whether Redis admitted it (else the local share did)."""
 
-    __slots__ = ("_charged", "_deadline", "_limiter", "_mirror", "_slot", "admitted_at", "shared")
+    __slots__ = (
+        "_charged",
+        "_deadline",
+        "_limiter",
+        "_mirror",
+        "_slot",
+        "admitted_at",
+        "server_time",
+        "shared",
+    )
 
     def __init__(
         self, limiter: SharedRateLimiter, need: tuple[int, int, int, int], deadline: float
@@ -60,6 +69,8 @@ class SharedLease:
         #: this admission in the local share's log (so a fallback counts it)
         self._mirror: Lease | None = None
         self.admitted_at: float | None = None
+        #: when Redis admitted it, in seconds of the Redis server's clock (None: admitted locally)
+        self.server_time: float | None = None
         self.shared = False
 
     async def __aenter__(self) -> SharedLease:
@@ -187,7 +198,7 @@ class SharedRateLimiter:
                 await self._admit_locally(lease)
                 return
             try:
-                admitted, wait_us, _ = await backend.call(GCRA, keys, args)
+                admitted, wait_us, server_us = await backend.call(GCRA, keys, args)
             except trio.Cancelled:
                 self._local.charge(need[2], need[3])  # Redis may have admitted it: count it
                 raise
@@ -197,6 +208,7 @@ class SharedRateLimiter:
             if admitted:
                 lease._mirror = self._local.charge(need[2], need[3])
                 lease.shared = True
+                lease.server_time = int(server_us) / 1e6
                 self.shared_admitted += 1
                 return
             wait = int(wait_us) / 1e6
