@@ -10,6 +10,8 @@ is ``GET /health``: 200 ``{"status":"ok"}`` when ready, 503 ``Loading model`` wh
 
 from __future__ import annotations
 
+import httpx
+
 from .base import AdapterSettings
 from .openai import OpenAIAdapter
 
@@ -25,8 +27,15 @@ class LlamaCppAdapter(OpenAIAdapter):
     embed_path = "v1/embeddings"
     health_path = "health"
 
-    def __init__(self, settings: AdapterSettings, *, provider: str = "llamacpp") -> None:
-        super().__init__(settings, provider=provider)
+    def __init__(
+        self,
+        settings: AdapterSettings,
+        *,
+        provider: str = "llamacpp",
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(settings, provider=provider, http_client=http_client, transport=transport)
 
     def normalize_base_url(self, url: str) -> str:
         url = super().normalize_base_url(url)
