@@ -1,7 +1,7 @@
 """Shared pieces of the benchmark scripts: core pinning, the emulator process, worker processes,
 statistics and tables.
 
-Method (``shared/reference/perf-probe.md`` section 1, design section 8): the emulator runs in a
+Method (docs/benchmarks.md, docs/design.md): the emulator runs in a
 separate process pinned to one core, every measured case in a fresh process pinned to the other,
 and the emulator's CPU share is sampled with psutil so a server-bound figure cannot pass as a
 client figure. Figures are medians of several rounds; compare ratios, not absolutes.
@@ -138,7 +138,7 @@ def _free_port() -> int:
 class EmulatorProcess:
     """One emulated provider in its own process, pinned to ``cpu``; a context manager.
 
-    ``server="granian"`` (default, the fastest at high connection counts in perf-probe.md) or
+    ``server="granian"`` (default, the fastest at high connection counts in docs/benchmarks.md) or
     ``"trio"`` (the project's in-process h11 server, run in a child process).
     """
 

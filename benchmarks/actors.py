@@ -7,11 +7,11 @@ full waits for room, as ``Overflow.BLOCK`` does):
 * ``memory channel``: the mailbox carries ``(message, reply_channel)``; a fresh one-shot
   ``open_memory_channel(1)`` per call carries the answer back;
 * ``Event + slot``: the mailbox carries a slot object; the answer goes into the slot and a
-  ``trio.Event`` wakes the caller (the fastest trio pattern in perf-probe.md section 4);
+  ``trio.Event`` wakes the caller (the fastest trio pattern in docs/benchmarks.md section 4);
 * ``Envelope, no timeout``: the actor runtime's envelope (Event + slot, abandon, in-flight set)
   via ``ActorRef.send_envelope`` and ``Envelope.wait``, served by a real ``Actor``;
 * ``ActorRef.call``: the public call, i.e. the above plus its timeout scope and bookkeeping;
-* ``request skeleton``: what design section 2 makes every orchestrator request do, and nothing
+* ``request skeleton``: what docs/design.md makes every orchestrator request do, and nothing
   else: ``ActorRef.ask`` to a first actor (the router) that spawns a task under a deadline
   (the chain), which asks a second actor (a provider) that spawns a task under a deadline (the
   attempt) that answers after one checkpoint (where the HTTP call would be). No routing,
@@ -240,7 +240,7 @@ def report(results: dict[tuple[str, int], list[float]]) -> None:
     print(
         f"  request skeleton (two hops, a spawned task under a deadline at each), "
         f"{max(CALLERS)} callers: {skeleton:.1f} µs per request:\n  the floor of the "
-        "orchestrator's machinery under design section 2 (benchmarks.md, overhead)"
+        "orchestrator's machinery under docs/design.md (benchmarks.md, overhead)"
     )
 
 

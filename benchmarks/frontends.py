@@ -296,6 +296,11 @@ def _rate_ratio(x: dict[str, Any], y: dict[str, Any]) -> float | None:
     return x["rate"] / y["rate"] if y["rate"] else None
 
 
+def _cpu_ratio(x: dict[str, Any], y: dict[str, Any]) -> float | None:
+    """trio's CPU per request over ``x``'s: the x/trio of a CPU-bound client."""
+    return y["cpu_us"] / x["cpu_us"] if x["cpu_us"] and y["cpu_us"] else None
+
+
 def _added_us(x: dict[str, Any], y: dict[str, Any]) -> float | None:
     if x.get("p50_us") is None or y.get("p50_us") is None:
         return None
@@ -311,19 +316,28 @@ def report(
     headers = ["in flight"]
     for kind in kinds:
         headers += [f"{kind} req/s", f"{kind} µs/req"]
-    headers += [f"{k}/trio" for k in kinds if k != "trio"]
+    for k in kinds:
+        if k != "trio":
+            headers += [f"{k}/trio", f"{k}/trio CPU"]
     rows = []
     for c in concurrencies:
         row = [str(c)]
         for kind in kinds:
             row += _cells(table.get((kind, c)))
-        row += [f"{paired(rounds, k, c, _rate_ratio):.2f}" for k in kinds if k != "trio"]
+        for k in kinds:
+            if k != "trio":
+                row += [
+                    f"{paired(rounds, k, c, _rate_ratio):.2f}",
+                    f"{paired(rounds, k, c, _cpu_ratio):.2f}",
+                ]
         rows.append(row)
     print("\nRequests/s and client CPU per request (median of rounds; ! = some errors)")
     print_table(headers, rows)
     print(
         "  µs/req: CPU of the whole client process (caller, runtime thread) per request.\n"
-        "  x/trio: requests/s relative to native trio, median of ratios paired in each round."
+        "  x/trio: requests/s relative to native trio, median of ratios paired in each round;\n"
+        "  x/trio CPU: trio's CPU per request over x's, the x/trio of a CPU-bound client (the\n"
+        "  least noisy figure on a shared machine)."
     )
     if 1 in concurrencies:
         print("\nLatency at 1 in flight (median request; added: paired with trio in each round)")
@@ -357,9 +371,11 @@ def report(
     for kind in (k for k in ("aio", "uvloop") if k in kinds):
         if 128 in concurrencies:
             ratio = paired(rounds, kind, 128, _rate_ratio)
+            bound = paired(rounds, kind, 128, _cpu_ratio)
             print(
                 f"  {KIND_NAMES[kind]} / trio at 128 in flight: {ratio:.2f} "
-                f"(target >= {TARGET_RATIO:.2f})  {verdict(ratio, TARGET_RATIO)}"
+                f"(target >= {TARGET_RATIO:.2f})  {verdict(ratio, TARGET_RATIO)}; "
+                f"CPU-bound {bound:.2f} {verdict(bound, TARGET_RATIO)}"
             )
         if 1 in concurrencies:
             added = paired(rounds, kind, 1, _added_us)

@@ -1,6 +1,6 @@
 """hafs-actors: a trio actor runtime that routes LLM requests across providers.
 
-The API of the provider-system document::
+The API of docs/usage.md::
 
     from hafs_actors import UnifiedOrchestrator, Provider, TaskTier
 
@@ -35,7 +35,7 @@ __version__ = "0.1.0"
 # A library logs; the application decides where it goes (nothing is printed by default).
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
-#: The seed document's name for the default tier routes.
+#: docs/usage.md's name for the default tier routes.
 TIER_ROUTES = DEFAULT_TIER_ROUTES
 
 __all__ = [

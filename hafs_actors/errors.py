@@ -14,10 +14,10 @@ lines only, and :func:`redact` scrubs anything that looks like a key before it i
 from __future__ import annotations
 
 import re
-
-import attrs
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
+
+import attrs
 
 if TYPE_CHECKING:
     from .types import Attempt, RateLimitInfo, Usage
@@ -52,8 +52,8 @@ __all__ = [
     "StreamInterruptedError",
     "UnknownProviderError",
     "UnsupportedError",
-    "register_secret",
     "redact",
+    "register_secret",
 ]
 
 _KEY_PATTERNS = re.compile(

@@ -18,3 +18,7 @@ __all__ = [
     "RuntimeThreadError",
     "Stream",
 ]
+
+# Reprs and docs name the public module, as trio's re-exports do.
+for _exported in (Fanout, Orchestrator, Stream):
+    _exported.__module__ = __name__

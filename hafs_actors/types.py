@@ -207,7 +207,7 @@ class Attempt:
 
 @attrs.frozen
 class GenerateResult:
-    """A completed generation. ``content`` and ``tokens_used`` match the seed document."""
+    """A completed generation. ``content`` and ``tokens_used`` match docs/usage.md."""
 
     content: str
     provider: str

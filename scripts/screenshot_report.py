@@ -69,8 +69,14 @@ def main() -> int:
         html = Path(args.report) if args.report else make_report(Path(tmp))
         for page in range(args.pages):
             png = out if args.pages == 1 else out.with_name(f"{out.stem}-{page + 1}{out.suffix}")
-            screenshot(args.browser, html.resolve(), png.resolve(), args.width, args.height,
-                       page * args.height)
+            screenshot(
+                args.browser,
+                html.resolve(),
+                png.resolve(),
+                args.width,
+                args.height,
+                page * args.height,
+            )
             print(png)
     return 0
 

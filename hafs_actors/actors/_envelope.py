@@ -1,7 +1,7 @@
 """A message plus its reply slot: the unit of work an actor receives.
 
 The reply travels through a ``trio.Event`` and a result slot (the fastest trio request/reply
-measured in perf-probe.md section 4). Answering is idempotent and never blocks, so an actor can
+measured in docs/benchmarks.md section 4). Answering is idempotent and never blocks, so an actor can
 reply late, twice, or to a caller who has gone without any harm to itself.
 """
 

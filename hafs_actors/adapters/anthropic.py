@@ -1,6 +1,6 @@
 """Anthropic Messages API (``POST /v1/messages``; no embeddings).
 
-Wire format (``wire-protocols.md`` section 2): SSE with named events ``message_start``,
+Wire format (``docs/providers.md`` section 2): SSE with named events ``message_start``,
 ``content_block_start``/``_delta``/``_stop``, ``message_delta``, ``message_stop``, ``ping``
 and ``error``. Usage follows the official SDK: input (and cache) counts from
 ``message_start``, then every ``message_delta`` *replaces* the counts it carries (it does not

@@ -6,7 +6,7 @@ Two shapes are accepted:
   :class:`~hafs_actors.types.GenerateRequest` as a first parameter named ``request``, or it
   subclasses :class:`NativeAdapter`). Missing optional parts (``health``, ``aclose``, flags)
   are filled in.
-* **seed-style**: the ``CustomAdapter`` of ``seed/provider-system.md``: ``async generate(prompt,
+* **seed-style**: the ``CustomAdapter`` of ``docs/usage.md``: ``async generate(prompt,
   model=..., max_tokens=..., temperature=...)`` returning a string or an object with
   ``.content`` (and optionally ``.tokens_used``), ``async embed(text, model=...)`` returning a
   list of floats, optional ``initialize``, ``stream(prompt, ...)`` (async iterator of str),

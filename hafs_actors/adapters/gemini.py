@@ -1,12 +1,12 @@
 """Gemini Developer API (``generativelanguage.googleapis.com``).
 
-Wire format (``wire-protocols.md`` section 3): ``models/{model}:generateContent``,
+Wire format (``docs/providers.md`` section 3): ``models/{model}:generateContent``,
 ``models/{model}:streamGenerateContent?alt=sse`` (``data:`` events, each a whole
 ``GenerateContentResponse``; no event names, no end marker: the stream just ends) and
 ``models/{model}:batchEmbedContents``. The key goes in the ``x-goog-api-key`` header, never
 in the URL. Usage of a stream is the *last* chunk's ``usageMetadata`` (earlier chunks carry
 partial counts). A failed stream may end with a bare, multi-line JSON error object without
-``data:`` (design section 10): it becomes its typed error.
+``data:`` (docs/design.md): it becomes its typed error.
 """
 
 from __future__ import annotations

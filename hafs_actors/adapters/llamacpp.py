@@ -1,6 +1,6 @@
 """llama.cpp ``llama-server`` through its OpenAI-compatible endpoints.
 
-Wire format (``wire-protocols.md`` section 5): ``/v1/chat/completions`` and ``/v1/embeddings``
+Wire format (``docs/providers.md`` section 5): ``/v1/chat/completions`` and ``/v1/embeddings``
 in the OpenAI dialect, with llama.cpp's differences handled by the OpenAI decoder: usage (and
 ``timings``) arrive in the finish chunk itself, ``reasoning_content`` carries thinking, SSE
 comment pings are skipped, and an error mid-stream is a ``data: {"error": ...}`` event. Health

@@ -1,7 +1,7 @@
 """Ollama's native API: ``/api/chat`` and ``/api/embed``, with the older ``/api/generate`` and
 ``/api/embeddings`` shapes understood too.
 
-Wire format (``wire-protocols.md`` section 4): streams are NDJSON, one JSON object per line;
+Wire format (``docs/providers.md`` section 4): streams are NDJSON, one JSON object per line;
 text is ``message.content`` (chat) or ``response`` (generate); the last line has ``done: true``,
 ``done_reason`` and the counts ``prompt_eval_count``/``eval_count``. Go omits zero counts, so
 a done line with one count means the other is 0, and one with neither means usage is unknown.

@@ -1,6 +1,6 @@
 """OpenAI Chat Completions and Embeddings, and every OpenAI-compatible server.
 
-Wire format (``/shared/reference/wire-protocols.md`` section 1): ``POST chat/completions``
+Wire format (docs/providers.md): ``POST chat/completions``
 (``stream: true`` switches to SSE with ``data:`` lines only, ending in ``data: [DONE]``) and
 ``POST embeddings``, relative to a base URL that includes ``/v1``. Usage of a stream comes
 from the chunk that carries ``usage`` (OpenAI: the last one, with empty ``choices``, asked for

@@ -1,4 +1,4 @@
-"""``UnifiedOrchestrator``: the user-facing API of the provider-system document, on actors.
+"""``UnifiedOrchestrator``: the user-facing API of docs/usage.md, on actors.
 
 Structured form (preferred)::
 

@@ -1,4 +1,4 @@
-"""The routing decision as a pure function (design section 5).
+"""The routing decision as a pure function (docs/design.md).
 
 :func:`plan_route` turns a request and a snapshot of the router's knowledge into an ordered list of
 candidates plus the reason each rejected (provider, model) was skipped. It does no I/O and reads

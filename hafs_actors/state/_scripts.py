@@ -60,8 +60,8 @@ for d = 1, 4 do
     local tat = tonumber(redis.call('GET', KEYS[d]) or '0')
     if tat < now then tat = now end
     local cost = need * e
+    local at = tat + cost - math.max(tau, cost)
     local nt = math.ceil(tat + cost)
-    local at = nt - math.max(tau, cost)
     if at > now then wait = math.max(wait, at - now) end
     new[d] = nt
   end

@@ -1,4 +1,4 @@
-"""Which transport a client gets (design section 9).
+"""Which transport a client gets (docs/design.md).
 
 Passing ``transport=`` to ``httpx.AsyncClient`` disables httpx's proxy handling, so the project
 transport is only used when no proxy applies and HTTP/1.1 is enough. The environment rules

@@ -1,7 +1,7 @@
 """``HafsTransport``: httpx's request/response API over h11 and trio, with a lean pool.
 
 httpcore's pool does O(open connections) work several times per request, which collapses
-throughput at high concurrency (``shared/reference/perf-probe.md``). This transport keeps
+throughput at high concurrency (docs/benchmarks.md). This transport keeps
 httpx's client API and replaces only the layer below it. See ``docs/transport.md``.
 """
 

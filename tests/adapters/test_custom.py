@@ -1,4 +1,4 @@
-"""Custom adapters: the seed document's CustomAdapter works unchanged through
+"""Custom adapters: docs/usage.md's CustomAdapter works unchanged through
 wrap_custom_adapter, and native-protocol adapters pass through."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Every recorded payload in shared/fixtures parses to the result its README states,
+"""Every recorded payload in tests/fixtures parses to the result its README states,
 both fed from memory (sans-IO parsers) and served over a real loopback socket (adapters)."""
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from hafs_actors.errors import ConfigError
 from hafs_actors.routing import ProviderState, RouteRequest, plan_route
 from hafs_actors.routing.tiers import DEFAULT_TIER_ROUTES, Provider, TaskTier
 
-# The seed's config.toml (seed/provider-system.md), verbatim.
+# The seed's config.toml (docs/usage.md), verbatim.
 SEED_TOML = """\
 [providers]
 default = "gemini"

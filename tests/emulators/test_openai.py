@@ -1,4 +1,4 @@
-"""The OpenAI emulator over a real socket: shapes per wire-protocols.md section 1 and fixtures."""
+"""The OpenAI emulator over a real socket: shapes per docs/providers.md section 1 and fixtures."""
 
 from __future__ import annotations
 

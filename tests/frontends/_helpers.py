@@ -86,10 +86,9 @@ class Upstream:
         return sum(
             1
             for c in psutil.Process().net_connections("tcp")
+            # TIME_WAIT and FIN_WAIT belong to a socket the emulator has closed already
             if c.laddr
             and c.laddr.port == port
-            and c.status != psutil.CONN_LISTEN
-            # TIME_WAIT and FIN_WAIT belong to a socket the emulator has closed already
             and c.status in (psutil.CONN_ESTABLISHED, psutil.CONN_CLOSE_WAIT)
         )
 

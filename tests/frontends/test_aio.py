@@ -174,6 +174,19 @@ def test_runtime_side_deadlines_and_errors_reach_the_caller_typed(hang: Upstream
     run(main)
 
 
+def test_closing_ends_calls_in_flight_with_a_typed_error(hang: Upstream) -> None:
+    async def main() -> None:
+        orch = hafs_actors.aio.Orchestrator(hang.config(), shutdown_grace=0.2)
+        async with orch:
+            task = asyncio.create_task(orch.generate("never answered", provider="openai"))
+            assert await eventually_async(lambda: hang.hung() == 1)
+        with pytest.raises(OrchestratorClosed):
+            await task
+        assert await eventually_async(lambda: hang.open_connections() == 0, within=2.0)
+
+    run(main)
+
+
 def test_a_stream_interrupted_upstream_raises_with_the_partial_text() -> None:
     broken = EmulatorConfig(faults=FaultPlan([Fault(kind="stream_error", after_chunks=3)]))
 
@@ -216,6 +229,31 @@ def test_a_slow_reader_slows_the_provider_read() -> None:
             assert filled < 400  # two 64-event buffers and what is in transit
             rest = [text async for text in stream]
         assert len(rest) + 1 == produced[0] == 10_000
+
+    run(main)
+
+
+def test_a_cancelled_read_loses_no_event() -> None:
+    async def paced(_request: object) -> AsyncIterator[str]:
+        for i in range(20):
+            await trio.sleep(0.005)
+            yield f"{i} "
+
+    async def main() -> None:
+        orch = hafs_actors.aio.Orchestrator(hafs_actors.HafsConfig.for_emulators({}))
+        await orch.register_adapter("paced", _stream_adapter(paced))
+        texts: list[str] = []
+        timeouts = 0
+        async with orch, orch.stream("go", provider="paced") as stream:
+            while True:
+                try:
+                    texts.append(await asyncio.wait_for(stream.__anext__(), 0.002))
+                except asyncio.TimeoutError:
+                    timeouts += 1
+                except StopAsyncIteration:
+                    break
+        assert timeouts  # some reads were cancelled while waiting...
+        assert texts == [f"{i} " for i in range(20)]  # ...and none lost an event
 
     run(main)
 

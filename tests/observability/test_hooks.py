@@ -213,3 +213,15 @@ def test_histogram_buckets_and_quantiles() -> None:
     assert LatencyHistogram().snapshot().quantile(0.5) is None
     with pytest.raises(ValueError, match="increasing"):
         LatencyHistogram((1.0, 0.5))
+
+
+def test_importing_hafs_actors_imports_no_exporter() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, hafs_actors, hafs_actors.observability; "
+        "print([m for m in sys.modules if m.startswith(('opentelemetry', 'prometheus_client'))])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

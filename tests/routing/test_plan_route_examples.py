@@ -1,4 +1,4 @@
-"""plan_route on concrete cases: the seed's routes, design section 5's precedence, skip reasons."""
+"""plan_route on concrete cases: the seed's routes, docs/design.md's precedence, skip reasons."""
 
 from __future__ import annotations
 

@@ -34,6 +34,15 @@ async def test_requests_are_paced_by_the_servers_clock(redis: RedisServer) -> No
     assert all(0.09 <= gap < 0.15 for gap in gaps), gaps
 
 
+async def test_a_fractional_interval_still_admits(redis: RedisServer) -> None:
+    async with open_state_backend(settings(redis.url)) as backend:
+        limiter = backend.limiter("p", "", RateLimits(requests=300, period=10.0))  # 33.3 ms
+        with trio.fail_after(1):
+            for _ in range(3):
+                async with limiter.acquire():
+                    pass
+
+
 async def test_two_processes_share_one_quota(redis: RedisServer) -> None:
     async with (
         open_state_backend(settings(redis.url, burst=1.0)) as one,

@@ -8,7 +8,7 @@ ignores any line that is not an SSE field, so this module wraps the two decoders
 * SSE field lines (``data:``, ``event:``, ``id:``, ``retry:``), comments and blank lines go
   to the library decoder, which yields :class:`httpx_sse.ServerSentEvent` values;
 * any other line (Gemini ends a failed stream with a bare multi-line JSON error object, see
-  design section 10) is collected into a :class:`StrayBlock` instead of vanishing;
+  docs/design.md) is collected into a :class:`StrayBlock` instead of vanishing;
 * :meth:`SSEParser.close` flushes a last event that has no trailing blank line;
 * unnamed events without data are dropped (httpx-sse would repeat them after an ``id:``).
 """

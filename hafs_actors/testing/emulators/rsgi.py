@@ -1,7 +1,7 @@
 """The emulator as a granian RSGI application, for benchmark runs in a separate process.
 
 granian (an optional, benchmark-only dependency: the ``bench`` extra) does HTTP in Rust and
-coalesces writes, which perf-probe.md measured as the fastest standalone server for SSE. It
+coalesces writes, which docs/benchmarks.md measured as the fastest standalone server for SSE. It
 runs applications on an asyncio loop, so this module (and only this module) uses asyncio, and
 only inside that separate process: the same :class:`EmulatorCore` decides every answer, and the
 plan's delays are slept with the loop's own clock.

@@ -15,7 +15,7 @@ from typing import Any, Literal, NamedTuple
 
 import attrs
 
-__all__ = ["Path", "Problem", "Spec", "check_fields", "check_value", "json_type", "obj"]
+__all__ = ["Fields", "Path", "Problem", "Spec", "check_fields", "check_value", "json_type", "obj"]
 
 Path = tuple[str | int, ...]
 ProblemKind = Literal["unknown", "missing", "type", "range", "length", "value"]
@@ -34,7 +34,18 @@ _TYPE_OF: dict[type, str] = {
 
 def json_type(value: object) -> str:
     """The JSON type of a decoded value: string, boolean, integer, number, array, object, null."""
-    return _TYPE_OF.get(type(value), "object" if isinstance(value, Mapping) else "unknown")
+    kind = _TYPE_OF.get(type(value))
+    if kind is None:
+        return "object" if isinstance(value, Mapping) else "unknown"
+    return kind
+
+
+class Fields(dict[str, "Spec"]):
+    """An object's members by name, with its required names worked out once."""
+
+    def __init__(self, fields: Mapping[str, Spec]) -> None:
+        super().__init__(fields)
+        self.required = tuple(name for name, spec in fields.items() if spec.required)
 
 
 @attrs.frozen(slots=True)
@@ -51,7 +62,7 @@ class Spec:
     maximum: float | None = None
     max_items: int | None = None
     items: Spec | None = None
-    fields: Mapping[str, Spec] | None = None
+    fields: Fields | None = None
     extra: bool = False
     choices: tuple[str, ...] | None = None  # allowed values when the value is a string
     wire_type: str = ""  # the server's own type name for type errors (TYPE_FLOAT, []string)
@@ -67,7 +78,7 @@ class Problem(NamedTuple):
 
 
 def obj(fields: Mapping[str, Spec], *, required: bool = False, extra: bool = False) -> Spec:
-    return Spec(("object",), required=required, fields=fields, extra=extra)
+    return Spec(("object",), required=required, fields=Fields(fields), extra=extra)
 
 
 def _type_ok(types: tuple[str, ...], value: object) -> bool:
@@ -101,7 +112,7 @@ def check_value(spec: Spec, value: object, path: Path) -> Problem | None:
         or (spec.maximum is not None and value > spec.maximum)
     ):
         return Problem("range", path, spec, value)
-    if isinstance(value, list):
+    if type(value) is list:
         if spec.max_items is not None and len(value) > spec.max_items:
             return Problem("length", path, spec, value)
         if spec.items is not None:
@@ -109,22 +120,22 @@ def check_value(spec: Spec, value: object, path: Path) -> Problem | None:
                 problem = check_value(spec.items, item, (*path, index))
                 if problem is not None:
                     return problem
-    elif spec.fields is not None and isinstance(value, Mapping):
+    elif spec.fields is not None and type(value) is dict:
         return check_fields(spec.fields, value, path, extra=spec.extra)
     return None
 
 
 def check_fields(
-    fields: Mapping[str, Spec], body: Mapping[str, Any], path: Path = (), *, extra: bool = False
+    fields: Fields, body: Mapping[str, Any], path: Path = (), *, extra: bool = False
 ) -> Problem | None:
     """Unknown members first, then missing required ones, then each member in body order."""
     if not extra:
         for name in body:
             if name not in fields:
                 return Problem("unknown", (*path, name), None, body[name])
-    for name, spec in fields.items():
-        if spec.required and name not in body:
-            return Problem("missing", (*path, name), spec, None)
+    for name in fields.required:
+        if name not in body:
+            return Problem("missing", (*path, name), fields[name], None)
     for name, value in body.items():
         member = fields.get(name)
         if member is not None:

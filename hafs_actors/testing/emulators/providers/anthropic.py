@@ -28,7 +28,7 @@ from ._base import (
     rfc3339,
     text_of,
 )
-from ._schema import Path, Problem, Spec, check_fields, obj
+from ._schema import Fields, Path, Problem, Spec, check_fields, obj
 
 __all__ = ["AnthropicProtocol"]
 
@@ -57,74 +57,85 @@ _TEXT_BLOCK = obj(
 )
 # The Messages body, from the official SDK's MessageCreateParams; temperature, top_p and top_k
 # are still accepted under ``anthropic-version: 2023-06-01``.
-MESSAGES_FIELDS: dict[str, Spec] = {
-    "model": Spec(("string",), required=True),
-    "messages": Spec(("array",), required=True),  # checked turn by turn
-    "max_tokens": Spec(("integer",), required=True, minimum=1),
-    "cache_control": _OBJECT,
-    "container": Spec(("string", "object")),
-    "diagnostics": _OBJECT,
-    "inference_geo": _STRING,
-    "metadata": obj({"user_id": _STRING}),
-    "output_config": _OBJECT,
-    "service_tier": Spec(("string",), choices=("auto", "standard_only")),
-    "speed": Spec(("string",), choices=("standard", "fast")),
-    "stop_sequences": Spec(("array",), items=_STRING),
-    "stream": Spec(("boolean",)),
-    "system": Spec(("string", "array"), items=_TEXT_BLOCK),
-    "temperature": _UNIT,
-    "thinking": obj({"type": Spec(("string",), required=True)}, extra=True),
-    "tool_choice": obj(
+MESSAGES_FIELDS = Fields(
+    {
+        "model": Spec(("string",), required=True),
+        "messages": Spec(("array",), required=True),  # checked turn by turn
+        "max_tokens": Spec(("integer",), required=True, minimum=1),
+        "cache_control": _OBJECT,
+        "container": Spec(("string", "object")),
+        "diagnostics": _OBJECT,
+        "inference_geo": _STRING,
+        "metadata": obj({"user_id": _STRING}),
+        "output_config": _OBJECT,
+        "service_tier": Spec(("string",), choices=("auto", "standard_only")),
+        "speed": Spec(("string",), choices=("standard", "fast")),
+        "stop_sequences": Spec(("array",), items=_STRING),
+        "stream": Spec(("boolean",)),
+        "system": Spec(("string", "array"), items=_TEXT_BLOCK),
+        "temperature": _UNIT,
+        "thinking": obj({"type": Spec(("string",), required=True)}, extra=True),
+        "tool_choice": obj(
+            {
+                "type": Spec(("string",), required=True, choices=("auto", "any", "tool", "none")),
+                "name": _STRING,
+                "disable_parallel_tool_use": Spec(("boolean",)),
+            }
+        ),
+        "tools": Spec(("array",), items=_OBJECT),
+        "top_k": Spec(("integer",), minimum=0),
+        "top_p": _UNIT,
+    }
+)
+COUNT_TOKENS_FIELDS = Fields(
+    {
+        name: spec
+        for name, spec in MESSAGES_FIELDS.items()
+        if name
+        in ("model", "messages", "system", "tools", "tool_choice", "thinking", "cache_control")
+    }
+)
+MESSAGE_FIELDS = Fields(
+    {
+        "role": Spec(("string",), required=True, choices=("user", "assistant")),
+        "content": Spec(("string", "array"), required=True),
+    }
+)
+# Content blocks the API knows; those with a field table are checked member by member.
+BLOCK_FIELDS: dict[str, Fields | None] = {
+    "text": _TEXT_BLOCK.fields,
+    "image": Fields(
+        {"type": _STRING, "source": obj({}, required=True, extra=True), "cache_control": _OBJECT}
+    ),
+    "tool_use": Fields(
         {
-            "type": Spec(("string",), required=True, choices=("auto", "any", "tool", "none")),
-            "name": _STRING,
-            "disable_parallel_tool_use": Spec(("boolean",)),
+            "type": _STRING,
+            "id": Spec(("string",), required=True),
+            "name": Spec(("string",), required=True),
+            "input": Spec(("object",), required=True),
+            "cache_control": _OBJECT,
+            "caller": _OBJECT,
+            "toolset_name": _STRING,
         }
     ),
-    "tools": Spec(("array",), items=_OBJECT),
-    "top_k": Spec(("integer",), minimum=0),
-    "top_p": _UNIT,
-}
-COUNT_TOKENS_FIELDS: dict[str, Spec] = {
-    name: spec
-    for name, spec in MESSAGES_FIELDS.items()
-    if name in ("model", "messages", "system", "tools", "tool_choice", "thinking", "cache_control")
-}
-MESSAGE_FIELDS: dict[str, Spec] = {
-    "role": Spec(("string",), required=True, choices=("user", "assistant")),
-    "content": Spec(("string", "array"), required=True),
-}
-# Content blocks the API knows; those with a field table are checked member by member.
-BLOCK_FIELDS: dict[str, dict[str, Spec] | None] = {
-    "text": dict(_TEXT_BLOCK.fields or {}),
-    "image": {
-        "type": _STRING,
-        "source": obj({}, required=True, extra=True),
-        "cache_control": _OBJECT,
-    },
-    "tool_use": {
-        "type": _STRING,
-        "id": Spec(("string",), required=True),
-        "name": Spec(("string",), required=True),
-        "input": Spec(("object",), required=True),
-        "cache_control": _OBJECT,
-        "caller": _OBJECT,
-        "toolset_name": _STRING,
-    },
-    "tool_result": {
-        "type": _STRING,
-        "tool_use_id": Spec(("string",), required=True),
-        "content": Spec(("string", "array")),
-        "is_error": Spec(("boolean",)),
-        "cache_control": _OBJECT,
-        "toolset_name": _STRING,
-    },
-    "thinking": {
-        "type": _STRING,
-        "thinking": Spec(("string",), required=True),
-        "signature": Spec(("string",), required=True),
-    },
-    "redacted_thinking": {"type": _STRING, "data": Spec(("string",), required=True)},
+    "tool_result": Fields(
+        {
+            "type": _STRING,
+            "tool_use_id": Spec(("string",), required=True),
+            "content": Spec(("string", "array")),
+            "is_error": Spec(("boolean",)),
+            "cache_control": _OBJECT,
+            "toolset_name": _STRING,
+        }
+    ),
+    "thinking": Fields(
+        {
+            "type": _STRING,
+            "thinking": Spec(("string",), required=True),
+            "signature": Spec(("string",), required=True),
+        }
+    ),
+    "redacted_thinking": Fields({"type": _STRING, "data": Spec(("string",), required=True)}),
     "document": None,
     "search_result": None,
     "container_upload": None,
@@ -321,7 +332,7 @@ class AnthropicProtocol(ProviderProtocol):
 
     # --- request validation -----------------------------------------------------------------
 
-    def check(self, fields: Mapping[str, Spec], body: dict[str, Any], ep: str, cat: str) -> None:
+    def check(self, fields: Fields, body: dict[str, Any], ep: str, cat: str) -> None:
         """Reject what the real API rejects: the body schema, content blocks, turn order."""
         problem = check_fields(fields, body)
         messages = body.get("messages")

@@ -21,7 +21,7 @@ from ..content import Generation, ToolSpec, count_tokens, embedding_vector
 from ..profiles import ModelProfile
 from ..wire import HttpRequest, Rendered, json_bytes, json_pretty
 from ._base import Call, Context, ProviderProtocol, RateLimitSignal, text_of
-from ._schema import Path, Problem, Spec, check_fields
+from ._schema import Fields, Path, Problem, Spec, check_fields
 
 __all__ = ["GeminiProtocol"]
 
@@ -47,13 +47,13 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-def proto(**fields: Spec) -> dict[str, Spec]:
+def proto(**fields: Spec) -> Fields:
     """A message's fields under their JSON (camelCase) and proto (snake_case) names: the API's
     JSON parser accepts both."""
-    return {**fields, **{_snake(name): spec for name, spec in fields.items()}}
+    return Fields({**fields, **{_snake(name): spec for name, spec in fields.items()}})
 
 
-def _message(name: str, fields: dict[str, Spec] | None = None, required: bool = False) -> Spec:
+def _message(name: str, fields: Fields | None = None, required: bool = False) -> Spec:
     return Spec(("object",), required=required, fields=fields, wire_type=_MESSAGE + name)
 
 
@@ -321,7 +321,7 @@ class GeminiProtocol(ProviderProtocol):
 
     # --- request validation -----------------------------------------------------------------
 
-    def check(self, fields: dict[str, Spec], body: dict[str, Any], ep: str, cat: str) -> None:
+    def check(self, fields: Fields, body: dict[str, Any], ep: str, cat: str) -> None:
         problem = check_fields(fields, body)
         if problem is not None:
             self.fail(ep, cat, self.invalid(problem))

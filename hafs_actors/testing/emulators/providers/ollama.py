@@ -27,7 +27,7 @@ from ._base import (
     retry_after_headers,
     text_of,
 )
-from ._schema import Problem, Spec, check_fields, json_type
+from ._schema import Fields, Problem, Spec, check_fields, json_type
 
 __all__ = ["OllamaProtocol"]
 
@@ -52,43 +52,51 @@ _COMMON: dict[str, Spec] = {
     "logprobs": _BOOL,
     "top_logprobs": _go("integer", wire="int"),
 }
-_MESSAGE_FIELDS: dict[str, Spec] = {
-    "role": _STRING,
-    "content": _STRING,
-    "thinking": _STRING,
-    "images": _go("array", wire="[]api.ImageData"),
-    "tool_calls": _go("array", wire="[]api.ToolCall"),
-    "tool_name": _STRING,
-}
+_MESSAGE_FIELDS = Fields(
+    {
+        "role": _STRING,
+        "content": _STRING,
+        "thinking": _STRING,
+        "images": _go("array", wire="[]api.ImageData"),
+        "tool_calls": _go("array", wire="[]api.ToolCall"),
+        "tool_name": _STRING,
+    }
+)
 # Go structs ignore unknown members; these tables list what is type-checked on decoding.
-CHAT_FIELDS: dict[str, Spec] = {
-    **_COMMON,
-    "messages": Spec(
-        ("array",),
-        items=Spec(("object",), fields=_MESSAGE_FIELDS, extra=True, wire_type="api.Message"),
-        wire_type="[]api.Message",
-    ),
-    "tools": _go("array", wire="api.Tools"),
-}
-GENERATE_FIELDS: dict[str, Spec] = {
-    **_COMMON,
-    "prompt": _STRING,
-    "suffix": _STRING,
-    "system": _STRING,
-    "template": _STRING,
-    "context": _go("array", wire="[]int"),
-    "raw": _BOOL,
-    "images": _go("array", wire="[]api.ImageData"),
-}
-EMBED_FIELDS: dict[str, Spec] = {
-    "model": _STRING,
-    "input": _go("string", "array", wire="interface {}"),
-    "truncate": _BOOL,
-    "options": _COMMON["options"],
-    "keep_alive": _COMMON["keep_alive"],
-    "dimensions": _go("integer", wire="int"),
-    "prompt": _STRING,
-}
+CHAT_FIELDS = Fields(
+    {
+        **_COMMON,
+        "messages": Spec(
+            ("array",),
+            items=Spec(("object",), fields=_MESSAGE_FIELDS, extra=True, wire_type="api.Message"),
+            wire_type="[]api.Message",
+        ),
+        "tools": _go("array", wire="api.Tools"),
+    }
+)
+GENERATE_FIELDS = Fields(
+    {
+        **_COMMON,
+        "prompt": _STRING,
+        "suffix": _STRING,
+        "system": _STRING,
+        "template": _STRING,
+        "context": _go("array", wire="[]int"),
+        "raw": _BOOL,
+        "images": _go("array", wire="[]api.ImageData"),
+    }
+)
+EMBED_FIELDS = Fields(
+    {
+        "model": _STRING,
+        "input": _go("string", "array", wire="interface {}"),
+        "truncate": _BOOL,
+        "options": _COMMON["options"],
+        "keep_alive": _COMMON["keep_alive"],
+        "dimensions": _go("integer", wire="int"),
+        "prompt": _STRING,
+    }
+)
 _STRUCTS = {"chat": "ChatRequest", "generate": "GenerateRequest", "embed": "EmbedRequest"}
 # api.Options by kind, as Options.FromMap converts them.
 OPTION_KINDS: dict[str, str] = {
@@ -346,7 +354,7 @@ class OllamaProtocol(ProviderProtocol):
 
     # --- request validation -----------------------------------------------------------------
 
-    def check(self, fields: dict[str, Spec], body: dict[str, Any], ep: str) -> None:
+    def check(self, fields: Fields, body: dict[str, Any], ep: str) -> None:
         """Decode like Go, then load options like ``Options.FromMap``.
 
         Unknown members are ignored, as ``encoding/json`` ignores them, except sampling options

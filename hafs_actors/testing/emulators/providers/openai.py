@@ -1,6 +1,6 @@
 """OpenAI ``/v1``: chat completions (JSON and SSE), embeddings (float and base64), models.
 
-Shapes follow wire-protocols.md section 1 and the recorded fixtures: a streamed reply is a role
+Shapes follow docs/providers.md section 1 and the recorded fixtures: a streamed reply is a role
 chunk, one chunk per token, a finish chunk with an empty delta, then (with
 ``stream_options.include_usage``) a usage chunk whose ``choices`` is empty, then ``data: [DONE]``.
 """
@@ -29,7 +29,7 @@ from ._base import (
     retry_after_headers,
     text_of,
 )
-from ._schema import Path, Problem, Spec, check_fields, json_type, obj
+from ._schema import Fields, Path, Problem, Spec, check_fields, json_type, obj
 
 __all__ = ["OpenAIProtocol"]
 
@@ -41,82 +41,88 @@ _ARRAY = Spec(("array",))
 _CONTENT = Spec(("string", "array"), required=True)
 _PENALTY = Spec(("number",), minimum=-2, maximum=2)
 # The chat completions body, from the official SDK's CompletionCreateParams.
-CHAT_FIELDS: dict[str, Spec] = {
-    "model": Spec(("string",), required=True),
-    "messages": Spec(("array",), required=True),  # each message: MESSAGE_FIELDS by role
-    "audio": _OBJECT,
-    "frequency_penalty": _PENALTY,
-    "function_call": Spec(("string", "object")),
-    "functions": _ARRAY,
-    "logit_bias": _OBJECT,
-    "logprobs": _BOOL,
-    "max_completion_tokens": Spec(("integer",), minimum=1),
-    "max_tokens": Spec(("integer",), minimum=1),
-    "metadata": _OBJECT,
-    "modalities": Spec(("array",), items=_STRING),
-    "moderation": _OBJECT,
-    "n": Spec(("integer",), minimum=1, maximum=128),
-    "parallel_tool_calls": _BOOL,
-    "prediction": _OBJECT,
-    "presence_penalty": _PENALTY,
-    "prompt_cache_key": _STRING,
-    "prompt_cache_options": _OBJECT,
-    "prompt_cache_retention": _STRING,
-    "reasoning_effort": Spec(
-        ("string",), choices=("none", "minimal", "low", "medium", "high", "xhigh")
-    ),
-    "response_format": obj(
+CHAT_FIELDS = Fields(
+    {
+        "model": Spec(("string",), required=True),
+        "messages": Spec(("array",), required=True),  # each message: MESSAGE_FIELDS by role
+        "audio": _OBJECT,
+        "frequency_penalty": _PENALTY,
+        "function_call": Spec(("string", "object")),
+        "functions": _ARRAY,
+        "logit_bias": _OBJECT,
+        "logprobs": _BOOL,
+        "max_completion_tokens": Spec(("integer",), minimum=1),
+        "max_tokens": Spec(("integer",), minimum=1),
+        "metadata": _OBJECT,
+        "modalities": Spec(("array",), items=_STRING),
+        "moderation": _OBJECT,
+        "n": Spec(("integer",), minimum=1, maximum=128),
+        "parallel_tool_calls": _BOOL,
+        "prediction": _OBJECT,
+        "presence_penalty": _PENALTY,
+        "prompt_cache_key": _STRING,
+        "prompt_cache_options": _OBJECT,
+        "prompt_cache_retention": _STRING,
+        "reasoning_effort": Spec(
+            ("string",), choices=("none", "minimal", "low", "medium", "high", "xhigh")
+        ),
+        "response_format": obj(
+            {
+                "type": Spec(
+                    ("string",), required=True, choices=("text", "json_object", "json_schema")
+                ),
+                "json_schema": _OBJECT,
+            }
+        ),
+        "safety_identifier": _STRING,
+        "seed": Spec(("integer",)),
+        "service_tier": _STRING,
+        "stop": Spec(("string", "array"), max_items=4, items=_STRING),
+        "store": _BOOL,
+        "stream": _BOOL,
+        "stream_options": obj({"include_usage": _BOOL, "include_obfuscation": _BOOL}),
+        "temperature": Spec(("number",), minimum=0, maximum=2),
+        "tool_choice": Spec(("string", "object"), choices=("none", "auto", "required")),
+        "tools": Spec(("array",), items=_OBJECT),
+        "top_logprobs": Spec(("integer",), minimum=0, maximum=20),
+        "top_p": Spec(("number",), minimum=0, maximum=1),
+        "user": _STRING,
+        "verbosity": Spec(("string",), choices=("low", "medium", "high")),
+        "web_search_options": _OBJECT,
+    }
+)
+_ROLE = Spec(("string",), required=True)
+MESSAGE_FIELDS: dict[str, Fields] = {
+    "system": Fields({"role": _ROLE, "content": _CONTENT, "name": _STRING}),
+    "developer": Fields({"role": _ROLE, "content": _CONTENT, "name": _STRING}),
+    "user": Fields({"role": _ROLE, "content": _CONTENT, "name": _STRING}),
+    "assistant": Fields(
         {
-            "type": Spec(
-                ("string",), required=True, choices=("text", "json_object", "json_schema")
-            ),
-            "json_schema": _OBJECT,
+            "role": _ROLE,
+            "content": Spec(("string", "array")),
+            "name": _STRING,
+            "tool_calls": Spec(("array",), items=_OBJECT),
+            "function_call": _OBJECT,
+            "refusal": _STRING,
+            "audio": _OBJECT,
         }
     ),
-    "safety_identifier": _STRING,
-    "seed": Spec(("integer",)),
-    "service_tier": _STRING,
-    "stop": Spec(("string", "array"), max_items=4, items=_STRING),
-    "store": _BOOL,
-    "stream": _BOOL,
-    "stream_options": obj({"include_usage": _BOOL, "include_obfuscation": _BOOL}),
-    "temperature": Spec(("number",), minimum=0, maximum=2),
-    "tool_choice": Spec(("string", "object"), choices=("none", "auto", "required")),
-    "tools": Spec(("array",), items=_OBJECT),
-    "top_logprobs": Spec(("integer",), minimum=0, maximum=20),
-    "top_p": Spec(("number",), minimum=0, maximum=1),
-    "user": _STRING,
-    "verbosity": Spec(("string",), choices=("low", "medium", "high")),
-    "web_search_options": _OBJECT,
+    "tool": Fields(
+        {"role": _ROLE, "content": _CONTENT, "tool_call_id": Spec(("string",), required=True)}
+    ),
+    "function": Fields(
+        {"role": _ROLE, "content": Spec(("string",)), "name": Spec(("string",), required=True)}
+    ),
 }
-_ROLE = Spec(("string",), required=True)
-MESSAGE_FIELDS: dict[str, dict[str, Spec]] = {
-    "system": {"role": _ROLE, "content": _CONTENT, "name": _STRING},
-    "developer": {"role": _ROLE, "content": _CONTENT, "name": _STRING},
-    "user": {"role": _ROLE, "content": _CONTENT, "name": _STRING},
-    "assistant": {
-        "role": _ROLE,
-        "content": Spec(("string", "array")),
-        "name": _STRING,
-        "tool_calls": Spec(("array",), items=_OBJECT),
-        "function_call": _OBJECT,
-        "refusal": _STRING,
-        "audio": _OBJECT,
-    },
-    "tool": {"role": _ROLE, "content": _CONTENT, "tool_call_id": Spec(("string",), required=True)},
-    "function": {
-        "role": _ROLE,
-        "content": Spec(("string",)),
-        "name": Spec(("string",), required=True),
-    },
-}
-EMBEDDING_FIELDS: dict[str, Spec] = {
-    "model": Spec(("string",), required=True),
-    "input": Spec(("string", "array"), required=True),
-    "dimensions": Spec(("integer",), minimum=1),
-    "encoding_format": Spec(("string",), choices=("float", "base64")),
-    "user": _STRING,
-}
+EMBEDDING_FIELDS = Fields(
+    {
+        "model": Spec(("string",), required=True),
+        "input": Spec(("string", "array"), required=True),
+        "dimensions": Spec(("integer",), minimum=1),
+        "encoding_format": Spec(("string",), choices=("float", "base64")),
+        "user": _STRING,
+    }
+)
 _ARTICLE = {
     "string": "a string",
     "integer": "an integer",
