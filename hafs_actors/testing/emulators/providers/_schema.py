@@ -66,6 +66,18 @@ class Spec:
     extra: bool = False
     choices: tuple[str, ...] | None = None  # allowed values when the value is a string
     wire_type: str = ""  # the server's own type name for type errors (TYPE_FLOAT, []string)
+    plain: bool = attrs.field(init=False)  # nothing to check beyond the type
+
+    @plain.default
+    def _plain(self) -> bool:
+        return (
+            self.choices is None
+            and self.minimum is None
+            and self.maximum is None
+            and self.max_items is None
+            and self.items is None
+            and self.fields is None
+        )
 
 
 class Problem(NamedTuple):
@@ -81,10 +93,10 @@ def obj(fields: Mapping[str, Spec], *, required: bool = False, extra: bool = Fal
     return Spec(("object",), required=required, fields=Fields(fields), extra=extra)
 
 
-def _type_ok(types: tuple[str, ...], value: object) -> bool:
-    """``numeric``: a string holding a number; ``integral``: a float with no fraction (proto3)."""
-    kind = json_type(value)
-    if kind in types or "any" in types:
+def _type_ok(types: tuple[str, ...], value: object, kind: str) -> bool:
+    """Beyond an exact match. ``numeric``: a string holding a number; ``integral``: a float with
+    no fraction (both as proto3 JSON admits them)."""
+    if "any" in types:
         return True
     if kind == "integer":
         return "number" in types
@@ -99,29 +111,38 @@ def _type_ok(types: tuple[str, ...], value: object) -> bool:
     return False
 
 
-def check_value(spec: Spec, value: object, path: Path) -> Problem | None:
-    """Type, range, length, allowed values, then members or items, depth first."""
+def check_value(spec: Spec, value: object) -> Problem | None:
+    """Type, range, length, allowed values, then members or items, depth first.
+
+    Paths are relative to ``value`` and built only on the way out of a failure, so a valid body
+    allocates nothing.
+    """
     if value is None:
-        return Problem("type", path, spec, value) if spec.required else None
-    if not _type_ok(spec.types, value):
-        return Problem("type", path, spec, value)
-    if spec.choices is not None and isinstance(value, str) and value not in spec.choices:
-        return Problem("value", path, spec, value)
+        return Problem("type", (), spec, value) if spec.required else None
+    kind = _TYPE_OF.get(type(value)) or json_type(value)
+    if kind not in spec.types and not _type_ok(spec.types, value, kind):
+        return Problem("type", (), spec, value)
+    if spec.plain:
+        return None
+    if spec.choices is not None and kind == "string" and value not in spec.choices:
+        return Problem("value", (), spec, value)
     if isinstance(value, (int, float)) and (
         (spec.minimum is not None and value < spec.minimum)
         or (spec.maximum is not None and value > spec.maximum)
     ):
-        return Problem("range", path, spec, value)
-    if type(value) is list:
+        return Problem("range", (), spec, value)
+    if kind == "array":
+        assert isinstance(value, list)
         if spec.max_items is not None and len(value) > spec.max_items:
-            return Problem("length", path, spec, value)
+            return Problem("length", (), spec, value)
         if spec.items is not None:
             for index, item in enumerate(value):
-                problem = check_value(spec.items, item, (*path, index))
+                problem = check_value(spec.items, item)
                 if problem is not None:
-                    return problem
-    elif spec.fields is not None and type(value) is dict:
-        return check_fields(spec.fields, value, path, extra=spec.extra)
+                    return problem._replace(path=(index, *problem.path))
+    elif spec.fields is not None and kind == "object":
+        assert isinstance(value, Mapping)
+        return check_fields(spec.fields, value, extra=spec.extra)
     return None
 
 
@@ -139,7 +160,7 @@ def check_fields(
     for name, value in body.items():
         member = fields.get(name)
         if member is not None:
-            problem = check_value(member, value, (*path, name))
+            problem = check_value(member, value)
             if problem is not None:
-                return problem
+                return problem._replace(path=(*path, name, *problem.path))
     return None
