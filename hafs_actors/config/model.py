@@ -8,6 +8,7 @@ computed from its name and kind. API keys and headers never appear in ``repr``.
 from __future__ import annotations
 
 import enum
+import random
 import re
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
@@ -155,6 +156,11 @@ def _to_route(value: str | Iterable[str | tuple[Any, Any]]) -> Route:
 
 def _to_routes(value: Mapping[Any, Any]) -> Mapping[str, Route]:
     return {name_of(tier): _to_route(route) for tier, route in value.items()}
+
+
+def _check_seed(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise InvalidValue(attribute.name, "an integer", value)
 
 
 def _opt_name(value: str | enum.Enum | None) -> str | None:
@@ -393,6 +399,8 @@ class RoutingSettings:
     embed_route: Route = attrs.field(default=DEFAULT_EMBED_ROUTE, converter=_to_route)
     #: drop a parameter a candidate cannot honour (``seed`` on Anthropic) instead of skipping it
     drop_unsupported_params: bool = False
+    #: seeds every jitter (retry backoff, breaker open periods, restart backoff); None: random
+    random_seed: int | None = attrs.field(default=None, validator=_check_seed)
 
 
 @attrs.frozen
@@ -428,8 +436,8 @@ class RetrySettings:
                 "max_delay", f"a number >= base_delay ({self.base_delay:g})", self.max_delay
             )
 
-    def policy(self) -> RetryPolicy:
-        """The router's retry policy with these settings."""
+    def policy(self, rng: random.Random | None = None) -> RetryPolicy:
+        """The router's retry policy with these settings; ``rng`` draws its jitter."""
         return RetryPolicy(
             RetryConfig(
                 max_retries=self.max_retries_per_candidate,
@@ -438,7 +446,8 @@ class RetrySettings:
                 max_server_delay=self.max_server_delay,
                 budget_ratio=self.budget_ratio,
                 budget_min_retries_per_second=float(self.budget_min_retries),
-            )
+            ),
+            rng=rng,
         )
 
 

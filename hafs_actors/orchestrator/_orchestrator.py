@@ -29,6 +29,7 @@ from types import TracebackType
 from typing import Any
 
 import attrs
+import httpx
 import trio
 
 import supervisors
@@ -37,7 +38,13 @@ from .._groups import unwrap_single_exception
 from ..actors import actor_child_spec
 from ..adapters.base import ProviderAdapter
 from ..config import HafsConfig, load_config
-from ..errors import ActorStopped, HafsError, InvalidRequestError, OrchestratorClosed
+from ..errors import (
+    ActorStopped,
+    HafsError,
+    InvalidRequestError,
+    OrchestratorClosed,
+    UnknownProviderError,
+)
 from ..observability import Observer, ObserverDispatcher, TelemetrySettings, telemetry_observer
 from ..providers import (
     HealthCall,
@@ -46,6 +53,7 @@ from ..providers import (
     StreamItem,
     StreamOutcome,
 )
+from ..resilience import Seeds
 from ..routing import (
     RouteEmbed,
     RouteGenerate,
@@ -103,6 +111,11 @@ class UnifiedOrchestrator:
                 follows ``[telemetry] otel`` and ``HAFS_OTEL`` (see docs/observability.md).
             observers: hook :class:`~hafs_actors.observability.Observer` objects (also
                 :meth:`add_observer`).
+        transports: an httpx transport per provider name, carrying that provider's HTTP
+            instead of the network: ``transports={"openai": httpx.MockTransport(handler)}``.
+        random_seed: seeds every jitter (retry backoff, breaker open periods, restart
+            backoff), so two identical MockClock runs give identical attempts; default:
+            ``[routing] random_seed``, else random.
     """
 
     def __init__(
@@ -114,7 +127,11 @@ class UnifiedOrchestrator:
         shutdown_grace: float | None = None,
         telemetry: bool | TelemetrySettings | None = None,
         observers: Iterable[Observer] = (),
+        transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+        random_seed: int | None = None,
     ) -> None:
+        self._transports = {name_of(k): v for k, v in (transports or {}).items()}
+        self._random_seed = random_seed
         self._config_arg = config
         self._config_path = config_path
         self._env = env
@@ -123,6 +140,7 @@ class UnifiedOrchestrator:
         self._router: Router | None = None
         self._custom: dict[str, Callable[[], ProviderAdapter]] = {}
         self._shared: list[SharedAdapter] = []
+        self._seeds = Seeds()
         self._pending_routes: dict[str, Route] = {}
         self._providers_sup: supervisors.Supervisor | None = None
         self._tree_nursery: trio.Nursery | None = None
@@ -267,13 +285,20 @@ class UnifiedOrchestrator:
     ) -> None:
         self._started = True
         config = self.config
-        router = build_router(config, self._pending_routes)
+        unknown = sorted(set(self._transports) - set(config.providers))
+        if unknown:
+            raise UnknownProviderError(unknown[0], list(config.providers), where="transports")
+        seed = self._random_seed if self._random_seed is not None else config.routing.random_seed
+        self._seeds = Seeds(seed)
+        router = build_router(config, self._pending_routes, self._seeds)
         otel = telemetry_observer(self._telemetry, config, self._env)
         if otel is not None:
             self.add_observer(otel)
         router.observers = self._observers
         cells = [
-            self._make_cell(name, adapter_factory(config, p), custom=False)
+            self._make_cell(
+                name, adapter_factory(config, p, self._transports.get(name)), custom=False
+            )
             for name, p in config.providers.items()
             if p.configured and p.kind != "custom" and name not in self._custom
         ]
@@ -360,7 +385,7 @@ class UnifiedOrchestrator:
     ) -> ProviderCell:
         p = provider_config(self.config, name, custom=custom)
         cell = ProviderCell(
-            cell_config(self.config, p),
+            cell_config(self.config, p, self._seeds),
             factory,
             on_breaker_event=self._record_breaker_event,
             on_supervisor_event=self._record_supervisor_event,

@@ -12,11 +12,14 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import httpx
+
 from ..adapters import create_adapter
 from ..adapters.base import ProviderAdapter
 from ..config import HafsConfig, ProviderConfig
 from ..errors import register_secret
 from ..providers import ProviderCell, ProviderCellConfig
+from ..resilience import Seeds
 from ..routing import ProviderState, Router
 from ..routing.capabilities import usage_cost
 from ..routing.tiers import Route
@@ -25,7 +28,7 @@ from ..types import Usage
 __all__ = ["adapter_factory", "build_router", "cell_config", "provider_config", "provider_state"]
 
 
-def build_router(config: HafsConfig, extra_routes: Mapping[str, Route]) -> Router:
+def build_router(config: HafsConfig, extra_routes: Mapping[str, Route], seeds: Seeds) -> Router:
     """The router of ``config``, with routes set in code before the start."""
     return Router(
         tier_routes={**config.routes, **extra_routes},
@@ -33,7 +36,7 @@ def build_router(config: HafsConfig, extra_routes: Mapping[str, Route]) -> Route
         rotation=config.routing.rotation,
         override=config.override,
         default_provider=config.default_provider,
-        retry_policy=config.retry.policy(),
+        retry_policy=config.retry.policy(seeds.rng("retry")),
         default_tier=config.routing.default_tier,
     )
 
@@ -46,20 +49,26 @@ def provider_config(config: HafsConfig, name: str, *, custom: bool) -> ProviderC
     return p
 
 
-def adapter_factory(config: HafsConfig, p: ProviderConfig) -> Callable[[], ProviderAdapter]:
-    """A fresh built-in adapter per actor incarnation (so a restart gets a fresh client)."""
+def adapter_factory(
+    config: HafsConfig, p: ProviderConfig, transport: httpx.AsyncBaseTransport | None = None
+) -> Callable[[], ProviderAdapter]:
+    """A fresh built-in adapter per actor incarnation (so a restart gets a fresh client).
+
+    ``transport`` (``UnifiedOrchestrator(transports=...)``) carries its HTTP instead of the
+    network, e.g. ``httpx.MockTransport`` in tests.
+    """
     settings = config.adapter_settings(p.name)
     register_secret(settings.api_key)  # scrubbed by value from every error text and log line
     kind = p.kind
     name = p.name
 
     def factory() -> ProviderAdapter:
-        return create_adapter(kind, settings, name=name)
+        return create_adapter(kind, settings, name=name, transport=transport)
 
     return factory
 
 
-def cell_config(config: HafsConfig, p: ProviderConfig) -> ProviderCellConfig:
+def cell_config(config: HafsConfig, p: ProviderConfig, seeds: Seeds) -> ProviderCellConfig:
     """Everything the provider's cell needs, from its configuration and the global sections."""
     sup = config.supervision
     table = p.capabilities
@@ -83,6 +92,7 @@ def cell_config(config: HafsConfig, p: ProviderConfig) -> ProviderCellConfig:
         health_probe_interval=sup.health_probe_interval,
         health_check_timeout=config.timeouts.health_check_timeout,
         pricing=pricing,
+        seeds=seeds,
     )
 
 

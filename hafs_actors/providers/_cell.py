@@ -30,6 +30,7 @@ from ..resilience import (
     LimiterStatistics,
     RateLimiter,
     RateLimits,
+    Seeds,
 )
 from ..tokens import embed_batch_tokens, request_tokens
 from ..transport import TransportStatistics
@@ -69,6 +70,8 @@ class ProviderCellConfig:
     health_probe_interval: float = 5.0
     health_probe_max_interval: float = 60.0
     health_check_timeout: float = 10.0
+    #: the source of every jitter of this provider (breaker, restart backoff)
+    seeds: Seeds = attrs.field(factory=Seeds, eq=False)
     #: the cost in USD of a call to a model with that usage, when prices are known
     pricing: Callable[[str, Usage], float | None] | None = attrs.field(default=None, eq=False)
 
@@ -122,7 +125,9 @@ class ProviderCell:
         )
         self._on_breaker_event = on_breaker_event
         self._on_supervisor_event = on_supervisor_event
-        self.breaker = CircuitBreaker(config.breaker, observer=self._breaker_event)
+        self.breaker = CircuitBreaker(
+            config.breaker, observer=self._breaker_event, rng=config.seeds.rng("breaker", self.name)
+        )
         self._limiters: dict[str, RateLimiter] = {}
         self.down = False
         self.ready = trio.Event()
@@ -283,6 +288,7 @@ class ProviderCell:
                         min=self.config.backoff_min,
                         max=self.config.backoff_max,
                         random_factor=self.config.backoff_random_factor,
+                        rng=self.config.seeds.rng("supervisor", self.name),
                     ),
                     observer=self._supervisor_event,
                     name=f"provider:{self.name}",
