@@ -13,11 +13,12 @@ lines only, and :func:`redact` scrubs anything that looks like a key before it i
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import attrs
+from ._root import HafsError
+from ._secrets import redact, register_secret
+from .actors._errors import ActorCrashed, ActorStopped, CallTimeout, MailboxFull
 
 if TYPE_CHECKING:
     from .types import Attempt, RateLimitInfo, Usage
@@ -55,58 +56,6 @@ __all__ = [
     "redact",
     "register_secret",
 ]
-
-_KEY_PATTERNS = re.compile(
-    r"(sk-[A-Za-z0-9_\-]{8,}|sk-ant-[A-Za-z0-9_\-]{8,}|AIza[0-9A-Za-z_\-]{20,}"
-    r"|(?<=key=)[^&\s\"']+|(?<=Bearer )[^\s\"']+)"
-)
-
-
-#: The configured key values themselves: removed from every error text and log line whatever
-#: their shape (a key a server echoes back need not look like ``sk-...``).
-_SECRETS: set[str] = set()
-_SECRET_PATTERN: re.Pattern[str] | None = None
-_MIN_SECRET_LENGTH = 6  # shorter values would scrub ordinary words
-
-
-def register_secret(value: str | None) -> None:
-    """Scrub ``value`` (a configured API key) from every error text and log line from now on."""
-    global _SECRET_PATTERN
-    if not value or len(value) < _MIN_SECRET_LENGTH or value in _SECRETS:
-        return
-    _SECRETS.add(value)
-    ordered = sorted(_SECRETS, key=len, reverse=True)  # longest first: no partial leftovers
-    _SECRET_PATTERN = re.compile("|".join(re.escape(v) for v in ordered))
-
-
-def redact(text: str) -> str:
-    """Replace the configured keys, and anything shaped like an API key, with ``[REDACTED]``."""
-    if _SECRET_PATTERN is not None:
-        text = _SECRET_PATTERN.sub("[REDACTED]", text)
-    return _KEY_PATTERNS.sub("[REDACTED]", text)
-
-
-class HafsError(Exception):
-    """Base of every error this library raises on purpose."""
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-ready: the error's type, message and its public fields (attempts included)."""
-        from .types import to_plain
-
-        out: dict[str, object] = {"type": type(self).__name__, "message": str(self)}
-        for key, value in vars(self).items():
-            if key.startswith("_") or key in ("message", "cause"):
-                continue
-            if isinstance(value, tuple):
-                value = [to_plain(v) if attrs.has(type(v)) else v for v in value]
-            elif attrs.has(type(value)):
-                value = to_plain(value)
-            out[key] = value
-        cause = getattr(self, "cause", None)
-        if cause is not None:
-            out["cause"] = f"{type(cause).__name__}: {redact(str(cause))}"
-        return out
-
 
 # --- one provider call ----------------------------------------------------------------------
 
@@ -277,27 +226,6 @@ class StreamInterruptedError(ProviderError):
 
 
 # --- runtime --------------------------------------------------------------------------------
-
-
-class MailboxFull(HafsError):
-    """An actor's bounded mailbox is full and its overflow policy is fail-fast."""
-
-
-class ActorStopped(HafsError):
-    """The actor is not running (stopped, or not started yet)."""
-
-
-class ActorCrashed(ActorStopped):
-    """The actor crashed while the call was queued or in flight."""
-
-    def __init__(self, message: str, *, actor: str = "", cause: BaseException | None = None):
-        super().__init__(message)
-        self.actor = actor
-        self.cause = cause
-
-
-class CallTimeout(HafsError):
-    """An actor call got no reply within its timeout."""
 
 
 class CircuitOpenError(ProviderError):

@@ -10,6 +10,10 @@ from __future__ import annotations
 from ._actor import Actor as Actor
 from ._actor import actor_child_spec as actor_child_spec
 from ._envelope import Envelope as Envelope
+from ._errors import ActorCrashed as ActorCrashed
+from ._errors import ActorStopped as ActorStopped
+from ._errors import CallTimeout as CallTimeout
+from ._errors import MailboxFull as MailboxFull
 from ._ref import DEFAULT_CAPACITY as DEFAULT_CAPACITY
 from ._ref import ActorRef as ActorRef
 from ._ref import ActorStatistics as ActorStatistics
@@ -18,9 +22,16 @@ from ._ref import Overflow as Overflow
 __all__ = [
     "DEFAULT_CAPACITY",
     "Actor",
+    "ActorCrashed",
     "ActorRef",
     "ActorStatistics",
+    "ActorStopped",
+    "CallTimeout",
     "Envelope",
+    "MailboxFull",
     "Overflow",
     "actor_child_spec",
 ]
+
+for _error in (ActorCrashed, ActorStopped, CallTimeout, MailboxFull):
+    _error.__module__ = "hafs_actors.errors"  # where users meet them (hafs_actors.errors)

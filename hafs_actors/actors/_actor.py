@@ -19,8 +19,10 @@ import trio
 import supervisors
 
 from .._groups import sole_exception
-from ..errors import ActorCrashed, ActorStopped, CallTimeout, HafsError, redact
+from .._root import HafsError
+from .._secrets import redact
 from ._envelope import Envelope
+from ._errors import ActorCrashed, ActorStopped, CallTimeout
 from ._ref import ActorRef
 
 if sys.version_info < (3, 11):  # pragma: no cover

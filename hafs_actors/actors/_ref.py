@@ -14,8 +14,8 @@ from typing import Any, Generic, TypeVar, final
 import attrs
 import trio
 
-from ..errors import ActorStopped, CallTimeout, MailboxFull
 from ._envelope import Envelope
+from ._errors import ActorStopped, CallTimeout, MailboxFull
 
 __all__ = ["ActorRef", "ActorStatistics", "Overflow"]
 

@@ -74,3 +74,14 @@ def test_testing_kit_exports() -> None:
     import hafs_actors.testing as kit
 
     assert {"open_emulated_orchestrator", "ScriptedAdapter", "FunctionAdapter"} <= set(kit.__all__)
+
+
+def test_the_actor_runtime_does_not_import_the_llm_errors() -> None:
+    """``actors/`` knows only the library's root error and its own errors."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "hafs_actors" / "actors"
+    for path in folder.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "from ..errors" not in text, path.name
+        assert "hafs_actors.errors import" not in text, path.name
