@@ -93,7 +93,9 @@ def fit_tables(
             padding=(0, 0, 0, 1),
         )
         for col, w in zip(keys, key_widths, strict=True):
-            t.add_column(col.header, justify=col.justify, style=col.style, max_width=w)
+            t.add_column(
+                col.header, justify=col.justify, style=col.style, max_width=w, overflow="fold"
+            )
         for j in group:
             col = columns[j]
             t.add_column(

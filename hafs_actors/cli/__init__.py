@@ -250,7 +250,19 @@ def report_failure(exc: BaseException, *, as_json: bool, verbose: bool) -> int:
 
 def _parse(argv: list[str]) -> argparse.Namespace:
     parser, commands = build_parser()
-    args, extras = parser.parse_known_args(argv)
+    try:
+        args, extras = parser.parse_known_args(argv)
+    except CliError:
+        # A misspelt option's value can be taken for a positional argument and fail first
+        # (`--concurency 4`: "invalid choice: '4'"); name the misspelt option instead.
+        command = next((a for a in argv if not a.startswith("-")), None)
+        sub = commands.get(command or "")
+        if sub is not None:
+            known = {s for action in sub._actions for s in action.option_strings}
+            unknown = [a for a in argv if a.startswith("--") and a.split("=")[0] not in known]
+            if unknown:
+                sub.unrecognized(unknown)
+        raise
     if extras:
         commands.get(args.command, parser).unrecognized(extras)
     if getattr(args, "func", None) is None:

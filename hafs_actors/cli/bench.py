@@ -631,6 +631,8 @@ def _run_command(args: argparse.Namespace) -> int:
                 f"{did_you_mean(unknown[0], EMULATED_PROVIDERS)} "
                 f"(available: {', '.join(EMULATED_PROVIDERS)})"
             )
+        for tier in args.tier:  # before the emulator process starts
+            check_choice("--tier", tier, sorted(HafsConfig().routes))
         why = "" if args.emulate else "no provider is configured, so "
         note_emulated(f"{why}hafs bench measures the emulators ({args.emulator_latency} latency)")
     out_dir = _out_dir(args.out)

@@ -4,7 +4,6 @@ no duplicate and no loss; a torn last line is cut; bad lines are results, not cr
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -100,9 +99,13 @@ def test_summary_bad_lines_and_a_run_with_nothing_left(
     ],
 )
 def test_batch_usage_errors(
-    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    argv: list[str],
+    message: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     (tmp_path / "in.jsonl").write_text('{"prompt": "hi"}\n')
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)
     assert main(["batch", *argv, "--emulate"]) == EXIT_USAGE
     assert message in capsys.readouterr().err
