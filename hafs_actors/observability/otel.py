@@ -128,7 +128,6 @@ class OtelObserver(Observer):
             if self._new
             else None
         )
-        self._requests = meter.create_counter("hafs.router.requests", unit="{request}")
         self._active: dict[str, int] = {"chat": 0, "embeddings": 0}
         meter.create_observable_gauge(
             "hafs.router.active_requests", callbacks=[self._observe_active], unit="{request}"
@@ -140,7 +139,7 @@ class OtelObserver(Observer):
         self._limiter_wait = meter.create_histogram(
             "hafs.limiter.wait.duration",
             unit="s",
-            explicit_bucket_boundaries_advisory=(0.0, *_DURATION_BUCKETS),
+            explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
         )
         self._restarts = meter.create_counter("hafs.supervisor.restarts", unit="{restart}")
         self._give_ups = meter.create_counter("hafs.supervisor.give_ups", unit="{give_up}")
@@ -304,7 +303,6 @@ class OtelObserver(Observer):
             and usage.output_tokens > 1
         ):
             self._per_token.record(event.generation / (usage.output_tokens - 1), attributes)
-        self._requests.add(1, {"gen_ai.operation.name": info.operation, "hafs.outcome": "ok"})
         span = self._spans.pop(info.id, None)
         if span is None:
             return
@@ -324,15 +322,6 @@ class OtelObserver(Observer):
         error_type = event.error_type
         attributes = self._metric_attributes(info, event.provider, event.provider_kind, None)
         self._duration.record(event.duration, {**attributes, "error.type": error_type})
-        outcome = "cancelled" if event.cancelled else "error"
-        self._requests.add(
-            1,
-            {
-                "gen_ai.operation.name": info.operation,
-                "hafs.outcome": outcome,
-                "error.type": error_type,
-            },
-        )
         span = self._spans.pop(info.id, None)
         if span is None:
             return
@@ -366,7 +355,8 @@ class OtelObserver(Observer):
             self._give_ups.add(1, {"hafs.provider": event.provider})
 
     def on_limiter_wait(self, event: LimiterWait) -> None:
-        self._limiter_wait.record(event.seconds, {"hafs.provider": event.provider})
+        if event.seconds > 0:  # most attempts never wait: a record each would cost more
+            self._limiter_wait.record(event.seconds, {"hafs.provider": event.provider})
 
     def _observe_active(self, options: CallbackOptions) -> Iterable[Observation]:
         for operation, count in dict(self._active).items():

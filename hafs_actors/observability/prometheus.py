@@ -124,9 +124,9 @@ class PrometheusExporter(Observer):
         )
         self._limiter_wait = Histogram(
             "hafs_limiter_wait_seconds",
-            "Time attempts waited for the rate limiter.",
+            "Time attempts that waited for the rate limiter waited.",
             ["provider"],
-            buckets=(0.0, *_SECONDS),
+            buckets=_SECONDS,
             registry=r,
         )
         self._restarts = Counter(
@@ -214,7 +214,8 @@ class PrometheusExporter(Observer):
             self._give_ups.labels(event.provider).inc()
 
     def on_limiter_wait(self, event: LimiterWait) -> None:
-        self._limiter_wait.labels(event.provider).observe(event.seconds)
+        if event.seconds > 0:  # as the OpenTelemetry observer: attempts that waited
+            self._limiter_wait.labels(event.provider).observe(event.seconds)
 
 
 # --- the endpoint ---------------------------------------------------------------------------------

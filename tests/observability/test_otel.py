@@ -110,8 +110,6 @@ async def test_gen_ai_client_metrics(autojump_clock: MockClock) -> None:
     assert metrics["gen_ai.client.operation.time_to_first_chunk"][0].count == 1
     assert metrics["gen_ai.client.operation.time_per_output_chunk"][0].count >= 1
     assert "gen_ai.server.time_to_first_token" not in metrics
-    requests = metrics["hafs.router.requests"]
-    assert sum(p.value for p in requests) == 2
     assert metrics["hafs.router.attempts"][0].value == 2
 
 
@@ -238,7 +236,6 @@ async def test_breaker_metrics(autojump_clock: MockClock) -> None:
     (transition,) = metrics["hafs.breaker.transitions"]
     assert transition.attributes["hafs.breaker.state"] == "open"
     assert metrics["hafs.router.fallbacks"][0].value == 3
-    assert metrics["hafs.limiter.wait.duration"]
 
 
 async def test_telemetry_false_overrides_the_environment(autojump_clock: MockClock) -> None:

@@ -67,7 +67,6 @@ async def test_scrape_over_loopback() -> None:
     assert value("gen_ai_client_operation_time_to_first_chunk_seconds_count", **chunk) == 1
     tokens = {**chunk, "token_type": "output"}
     assert value("gen_ai_client_token_usage_tokens_count", **tokens) == 2
-    assert value("hafs_limiter_wait_seconds_count", provider="openai") == 2
 
 
 async def test_the_endpoint_rejects_other_methods() -> None:
