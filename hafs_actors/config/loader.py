@@ -32,6 +32,7 @@ from .._validation import InvalidValue, describe, did_you_mean
 from ..errors import ConfigError
 from ..routing.capabilities import LOCAL_KINDS
 from ..routing.tiers import DEFAULT_TIER_ROUTES, Route, parse_route_entry
+from ..state._settings import StateSettings
 from .model import (
     BASE_URL_ENV_VARS,
     DEFAULT_BASE_URLS,
@@ -63,6 +64,9 @@ ENV_VARS: tuple[str, ...] = (
     "HAFS_MODEL_PROVIDER",
     "HAFS_MODEL_MODEL",
     "HAFS_MODEL_ROTATION",
+    "HAFS_REDIS_URL",
+    "HAFS_STATE_SHARE",
+    _GEMINI_ALIAS,
     *BASE_URL_ENV_VARS.values(),
 )
 
@@ -72,6 +76,7 @@ _SECTIONS: Mapping[str, type] = {
     "retry": RetrySettings,
     "cost": CostSettings,
     "supervision": SupervisionSettings,
+    "state": StateSettings,
 }
 _TOP_LEVEL = ("providers", "routes", *_SECTIONS)
 _ARGUMENT = "argument"
@@ -220,9 +225,11 @@ def _normalize_ollama_host(value: str) -> str:
     return f"http://{hostport}{slash}{path}"
 
 
-def _env_entries(layers: _Layers, env: Mapping[str, str]) -> list[tuple[tuple[str, ...], str, str]]:
+def _env_entries(
+    layers: _Layers, env: Mapping[str, str]
+) -> list[tuple[tuple[str, ...], object, str]]:
     """The environment's (key path, value, source) entries, given the other layers."""
-    entries: list[tuple[tuple[str, ...], str, str]] = []
+    entries: list[tuple[tuple[str, ...], object, str]] = []
 
     def var(name: str) -> str | None:
         value = env.get(name, "").strip()
@@ -250,9 +257,15 @@ def _env_entries(layers: _Layers, env: Mapping[str, str]) -> list[tuple[tuple[st
         ("HAFS_MODEL_PROVIDER", ("routing", "provider")),
         ("HAFS_MODEL_MODEL", ("routing", "model")),
         ("HAFS_MODEL_ROTATION", ("routing", "rotation")),
+        ("HAFS_REDIS_URL", ("state", "redis_url")),
     ):
         if (value := var(variable)) is not None:
             entries.append((path, value, f"env {variable}"))
+    if (share := var("HAFS_STATE_SHARE")) is not None:
+        # a count: a whole number stays text otherwise, and the check then names the variable
+        entries.append(
+            (("state", "share"), int(share) if share.isdigit() else share, "env HAFS_STATE_SHARE")
+        )
     return entries
 
 

@@ -51,6 +51,7 @@ from ..routing.tiers import (
     parse_rotation,
     parse_route_entry,
 )
+from ..state._settings import StateSettings
 from .view import config_warnings, hide_userinfo, redacted_tree
 
 __all__ = [
@@ -525,6 +526,7 @@ class HafsConfig:
     retry: RetrySettings = attrs.field(factory=RetrySettings)
     cost: CostSettings = attrs.field(factory=CostSettings)
     supervision: SupervisionSettings = attrs.field(factory=SupervisionSettings)
+    state: StateSettings = attrs.field(factory=StateSettings)
     source_file: Path | None = attrs.field(default=None, eq=False)
     sources: Mapping[str, str] = attrs.field(factory=dict, eq=False, repr=False)
 

@@ -64,6 +64,7 @@ from ..routing import (
     StreamTicket,
 )
 from ..routing.tiers import Provider, Route, TaskTier, name_of
+from ..state import LocalBackend, StateBackend, open_state_backend
 from ..types import EmbeddingResult, GenerateResult, HealthStatus
 from ._custom import SharedAdapter, adapter_source
 from ._fanout import FanoutResults, open_fanout
@@ -141,6 +142,7 @@ class UnifiedOrchestrator:
         self._custom: dict[str, Callable[[], ProviderAdapter]] = {}
         self._shared: list[SharedAdapter] = []
         self._seeds = Seeds()
+        self._state: StateBackend = LocalBackend()
         self._pending_routes: dict[str, Route] = {}
         self._providers_sup: supervisors.Supervisor | None = None
         self._tree_nursery: trio.Nursery | None = None
@@ -290,6 +292,16 @@ class UnifiedOrchestrator:
             raise UnknownProviderError(unknown[0], list(config.providers), where="transports")
         seed = self._random_seed if self._random_seed is not None else config.routing.random_seed
         self._seeds = Seeds(seed)
+        # In-process by default; on Redis when [state] redis_url is set (docs/scaling.md). An
+        # unreachable Redis logs a warning and the tree runs on local limits meanwhile.
+        async with open_state_backend(config.state, rng=self._seeds.rng("state")) as state:
+            self._state = state
+            await self._run_tree_on_state(task_status=task_status)
+
+    async def _run_tree_on_state(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        config = self.config
         router = build_router(config, self._pending_routes, self._seeds)
         otel = telemetry_observer(self._telemetry, config, self._env)
         if otel is not None:
@@ -389,6 +401,7 @@ class UnifiedOrchestrator:
             factory,
             on_breaker_event=self._record_breaker_event,
             on_supervisor_event=self._record_supervisor_event,
+            state=self._state,
         )
         cell.observers = self._observers
         return cell

@@ -26,12 +26,11 @@ from ..resilience import (
     BreakerConfig,
     BreakerEvent,
     BreakerStatistics,
-    CircuitBreaker,
     LimiterStatistics,
-    RateLimiter,
     RateLimits,
     Seeds,
 )
+from ..state import Limiter, LocalBackend, StateBackend
 from ..tokens import embed_batch_tokens, request_tokens
 from ..transport import TransportStatistics
 from ..types import EmbedRequest, GenerateRequest, Usage
@@ -116,8 +115,11 @@ class ProviderCell:
         *,
         on_breaker_event: Callable[[str, BreakerEvent], None] | None = None,
         on_supervisor_event: Callable[[str, object], None] | None = None,
+        state: StateBackend | None = None,
     ) -> None:
         self.config = config
+        #: where the breaker and limiter state lives (in-process, or shared on Redis)
+        self._state: StateBackend = state if state is not None else LocalBackend()
         self.name = config.name
         self.adapter_factory = adapter_factory
         self.ref: ActorRef[ProviderMessage, Any] = ActorRef(
@@ -125,10 +127,13 @@ class ProviderCell:
         )
         self._on_breaker_event = on_breaker_event
         self._on_supervisor_event = on_supervisor_event
-        self.breaker = CircuitBreaker(
-            config.breaker, observer=self._breaker_event, rng=config.seeds.rng("breaker", self.name)
+        self.breaker = self._state.breaker(
+            config.name,
+            config.breaker,
+            observer=self._breaker_event,
+            rng=config.seeds.rng("breaker", self.name),
         )
-        self._limiters: dict[str, RateLimiter] = {}
+        self._limiters: dict[str, Limiter] = {}
         self.down = False
         self.ready = trio.Event()
         self.crashes = 0
@@ -148,12 +153,12 @@ class ProviderCell:
 
     # --- limits, usage, cost -------------------------------------------------------------------
 
-    def limiter_for(self, model: str) -> RateLimiter:
+    def limiter_for(self, model: str) -> Limiter:
         key = model if self.config.kind in PER_MODEL_LIMITS else ""
         limiter = self._limiters.get(key)
         if limiter is None:
             limits = self.config.model_limits.get(model, self.config.limits)
-            limiter = self._limiters[key] = RateLimiter(limits)
+            limiter = self._limiters[key] = self._state.limiter(self.name, key, limits)
         return limiter
 
     def cost_of(self, model: str, usage: Usage | None) -> float | None:
