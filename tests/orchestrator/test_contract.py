@@ -344,3 +344,24 @@ def test_poison_requests_never_hurt_well_formed_ones(bad: list[dict[str, Any]], 
 
 def test_a_config_with_defaults_is_valid_for_the_orchestrator() -> None:
     assert UnifiedOrchestrator(HafsConfig()).config.routing.drop_unsupported_params is False
+
+
+async def test_leaving_the_block_after_a_crash_raises_nothing_raw(
+    autojump_clock: MockClock,
+) -> None:
+    """A crash of the adapter right before the block ends never escapes as the adapter's raw
+    exception (nor inside an ExceptionGroup): only the caller's own or typed errors."""
+    for round_no in range(10):
+        bug = ScriptedAdapter([KeyError("a bug in the adapter"), Delay(0.001), KeyError("again")])
+        async with UnifiedOrchestrator(HafsConfig()) as orch:
+            orch.register_adapter("buggy", bug)
+            async with trio.open_nursery() as nursery:
+
+                async def call() -> None:
+                    with contextlib.suppress(HafsError):
+                        await orch.generate("q", provider="buggy", allow_fallback=False)
+
+                for _ in range(5):
+                    nursery.start_soon(call)
+                await trio.sleep(0.0005 * (round_no % 4))
+                nursery.cancel_scope.cancel()
