@@ -274,6 +274,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``hafs`` and return its exit code. Errors in the arguments themselves raise
+    ``SystemExit`` with code 2 after printing, as argparse does."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in arguments
     verbose = False
@@ -294,7 +296,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (Exception, KeyboardInterrupt, BaseExceptionGroup) as caught:
         if os.environ.get("HAFS_DEBUG"):
             raise
-        return report_failure(_leaf(caught), as_json=as_json, verbose=verbose)
+        code = report_failure(_leaf(caught), as_json=as_json, verbose=verbose)
+        if isinstance(caught, CliError) and caught.usage:
+            raise SystemExit(code) from None  # argument errors leave as argparse's do
+        return code
 
 
 if __name__ == "__main__":

@@ -50,7 +50,9 @@ def test_bad_arguments_fail_in_one_line(argv, message, capsys):
 
 
 def test_unknown_action_is_a_usage_error_with_the_subcommand_usage(capsys):
-    assert main(["bench", "compre", "a.json", "b.json"]) == 2
+    with pytest.raises(SystemExit) as exited:
+        main(["bench", "compre", "a.json", "b.json"])
+    assert exited.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("usage: hafs bench ")
     assert "invalid choice: 'compre'; did you mean 'compare'?" in err

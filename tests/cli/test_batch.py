@@ -107,5 +107,9 @@ def test_batch_usage_errors(
 ) -> None:
     (tmp_path / "in.jsonl").write_text('{"prompt": "hi"}\n')
     monkeypatch.chdir(tmp_path)
-    assert main(["batch", *argv, "--emulate"]) == EXIT_USAGE
+    try:
+        code = main(["batch", *argv, "--emulate"])
+    except SystemExit as exc:  # argument errors leave as argparse's do
+        code = int(exc.code or 0)
+    assert code == EXIT_USAGE
     assert message in capsys.readouterr().err

@@ -16,6 +16,14 @@ from hafs_actors.cli import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 HAFS = [sys.executable, "-m", "hafs_actors"]
 
 
+def _exit_code(argv: list[str]) -> int:
+    """``main``'s code: returned, or raised as ``SystemExit`` for argument errors."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
 def _json_error(out: str) -> dict[str, object]:
     doc = json.loads(out)
     error = doc["error"]
@@ -31,7 +39,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_unknown_flag_shows_the_subcommand_usage_and_the_closest_flag(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main(["generate", "hi", "--temprature", "0.2"]) == EXIT_USAGE
+    assert _exit_code(["generate", "hi", "--temprature", "0.2"]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert err.startswith("usage: hafs generate ")
     assert "unrecognized arguments: --temprature 0.2; did you mean '--temperature'?" in err
@@ -39,7 +47,7 @@ def test_unknown_flag_shows_the_subcommand_usage_and_the_closest_flag(
 
 
 def test_unknown_command_suggests_the_closest(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["genrate", "hi", "--json"]) == EXIT_USAGE
+    assert _exit_code(["genrate", "hi", "--json"]) == EXIT_USAGE
     captured = capsys.readouterr()
     error = _json_error(captured.out)
     assert error["type"] == "UsageError"
