@@ -203,6 +203,7 @@ class Attempt:
     latency: float  # seconds
     error: str | None = None  # one-line description of the failure, never key material
     retry: int = 0  # 0 for the first try of this candidate
+    deployment: str | None = None  # which deployment of the provider, when it has several
 
 
 @attrs.frozen

@@ -599,7 +599,25 @@ def load_config(
     for key_path, value, label in _env_entries(preview, env):
         layers.put(key_path, value, label)
     layers.merge(overrides or {}, _ARGUMENT)
-    return _structure(layers, file_path if data is not None else None)
+    return _deployment_keys(_structure(layers, file_path if data is not None else None), env)
+
+
+def _deployment_keys(config: HafsConfig, env: Mapping[str, str]) -> HafsConfig:
+    """Each deployment's key from its ``api_key_env`` (when not given directly)."""
+    changed: dict[str, ProviderConfig] = {}
+    for name, p in config.providers.items():
+        if not any(d.api_key is None and d.api_key_env for d in p.deployments):
+            continue
+        deployments = tuple(
+            attrs.evolve(d, api_key=env.get(d.api_key_env) or None)
+            if d.api_key is None and d.api_key_env
+            else d
+            for d in p.deployments
+        )
+        changed[name] = attrs.evolve(p, deployments=deployments)
+    if not changed:
+        return config
+    return attrs.evolve(config, providers={**config.providers, **changed})
 
 
 def _deepcopy(tree: dict[str, Any]) -> dict[str, Any]:

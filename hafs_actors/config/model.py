@@ -62,6 +62,7 @@ __all__ = [
     "PROVIDER_KINDS",
     "BreakerSettings",
     "CostSettings",
+    "DeploymentConfig",
     "HafsConfig",
     "HttpTimeouts",
     "Limits",
@@ -134,6 +135,18 @@ def _check_name(_inst: object, attribute: attrs.Attribute[Any], value: object) -
 
 def _url_repr(value: str | None) -> str:
     return repr(None if value is None else hide_userinfo(value))
+
+
+def _to_deployments(value: Iterable[DeploymentConfig]) -> tuple[DeploymentConfig, ...]:
+    return tuple(value)
+
+
+def _check_deployments(
+    _inst: object, attribute: attrs.Attribute[Any], value: tuple[object, ...]
+) -> None:
+    names = [getattr(d, "name", None) for d in value]
+    if len(set(names)) != len(names):
+        raise InvalidValue(attribute.name, "deployments with distinct names", names)
 
 
 def _check_bool_or_str(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -275,6 +288,30 @@ class BreakerSettings:
         )
 
 
+def _check_deployment_name(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise InvalidValue(
+            attribute.name, "a deployment name of letters, digits, '_' and '-'", value
+        )
+
+
+@attrs.frozen
+class DeploymentConfig:
+    """One deployment of a provider (a region, an endpoint, a key), with its own actor,
+    limiter and breaker under the provider's name. Unset fields take the provider's values.
+
+    ``api_key_env`` is read by :func:`~hafs_actors.config.load_config`; ``weight`` scales the
+    share of requests it gets when the router balances the provider's deployments.
+    """
+
+    name: str = attrs.field(validator=_check_deployment_name)
+    base_url: str | None = attrs.field(default=None, validator=url("http", "https"), repr=_url_repr)
+    api_key: str | None = attrs.field(default=None, repr=False)
+    api_key_env: str | None = None
+    weight: float = attrs.field(default=1.0, validator=greater_than(0))
+    limits: ProviderLimits | None = None
+
+
 @attrs.frozen
 class ProviderConfig:
     """One provider: where it is, how to reach it, and its limits.
@@ -311,6 +348,16 @@ class ProviderConfig:
     limits: ProviderLimits = attrs.field(factory=ProviderLimits)
     breaker: BreakerSettings = attrs.field(factory=BreakerSettings)
     models: Mapping[str, CapabilityOverride] = attrs.field(factory=dict)
+    #: several deployments of this provider, balanced by the router (docs/scaling.md)
+    deployments: tuple[DeploymentConfig, ...] = attrs.field(
+        default=(), converter=_to_deployments, validator=_check_deployments
+    )
+    #: the largest response body read (after decompression), in bytes
+    max_response_bytes: int = attrs.field(default=64 * 1024 * 1024, validator=at_least(1))
+    #: the largest SSE event or NDJSON line, in bytes
+    max_event_bytes: int = attrs.field(default=8 * 1024 * 1024, validator=at_least(1))
+    #: how much of an error body is read, in bytes
+    max_error_bytes: int = attrs.field(default=64 * 1024, validator=at_least(1))
 
     @kind.default
     def _kind(self) -> str:
@@ -595,12 +642,18 @@ class HafsConfig:
     def configured_providers(self) -> tuple[str, ...]:
         return tuple(name for name, p in self.providers.items() if p.configured)
 
-    def adapter_settings(self, name: str | enum.Enum) -> AdapterSettings:
-        """What the named provider's adapter needs to reach it."""
+    def adapter_settings(
+        self, name: str | enum.Enum, deployment: DeploymentConfig | None = None
+    ) -> AdapterSettings:
+        """What the named provider's adapter (or one of its deployments) needs to reach it."""
         p = self.provider(name)
+        base_url = (
+            p.base_url if deployment is None or not deployment.base_url else deployment.base_url
+        )
+        api_key = p.api_key if deployment is None or not deployment.api_key else deployment.api_key
         return AdapterSettings(
-            base_url=p.base_url or "",
-            api_key=p.api_key,
+            base_url=base_url or "",
+            api_key=api_key,
             default_model=p.default_model,
             connect_timeout=p.timeouts.connect,
             read_timeout=p.timeouts.read,
@@ -615,6 +668,9 @@ class HafsConfig:
             verify=p.verify,
             extra_headers=dict(p.headers),
             embed_batch_size=p.embed_batch_size,
+            max_response_bytes=p.max_response_bytes,
+            max_event_bytes=p.max_event_bytes,
+            max_error_bytes=p.max_error_bytes,
         )
 
     def provider_state(

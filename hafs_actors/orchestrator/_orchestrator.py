@@ -37,7 +37,7 @@ import supervisors
 from .._groups import unwrap_single_exception
 from ..actors import actor_child_spec
 from ..adapters.base import ProviderAdapter
-from ..config import HafsConfig, load_config
+from ..config import DeploymentConfig, HafsConfig, load_config
 from ..errors import (
     ActorStopped,
     HafsError,
@@ -307,19 +307,22 @@ class UnifiedOrchestrator:
         if otel is not None:
             self.add_observer(otel)
         router.observers = self._observers
-        cells = [
-            self._make_cell(
-                name, adapter_factory(config, p, self._transports.get(name)), custom=False
-            )
-            for name, p in config.providers.items()
-            if p.configured and p.kind != "custom" and name not in self._custom
-        ]
+        # (cell, provider, weight): one cell per provider, or one per deployment
+        cells: list[tuple[ProviderCell, str, float]] = []
+        for name, p in config.providers.items():
+            if not p.configured or p.kind == "custom" or name in self._custom:
+                continue
+            transport = self._transports.get(name)
+            for deployment in p.deployments or (None,):
+                factory = adapter_factory(config, p, transport, deployment)
+                cell = self._make_cell(name, factory, custom=False, deployment=deployment)
+                cells.append((cell, name, 1.0 if deployment is None else deployment.weight))
         self._router = router
         for name, p in config.providers.items():
             if not p.configured and p.kind != "custom":
                 router.add_unconfigured(name, config.provider_state(name))
-        for cell in cells:
-            router.add_cell(cell, provider_state(config, cell))
+        for cell, name, weight in cells:
+            router.add_cell(cell, provider_state(config, cell, name), provider=name, weight=weight)
         try:
             async with trio.open_nursery() as nursery:
                 self._tree_nursery = nursery
@@ -338,7 +341,7 @@ class UnifiedOrchestrator:
                         )
                     )
                     self._providers_sup = providers
-                    for cell in cells:
+                    for cell, _, _ in cells:
                         await providers.start_child(cell.child_spec())
                     for name, factory in self._custom.items():
                         await self._start_cell(self._make_cell(name, factory, custom=True))
@@ -393,11 +396,16 @@ class UnifiedOrchestrator:
             check_route("routing.provider", (router.override,), known)
 
     def _make_cell(
-        self, name: str, factory: Callable[[], ProviderAdapter], *, custom: bool
+        self,
+        name: str,
+        factory: Callable[[], ProviderAdapter],
+        *,
+        custom: bool,
+        deployment: DeploymentConfig | None = None,
     ) -> ProviderCell:
         p = provider_config(self.config, name, custom=custom)
         cell = ProviderCell(
-            cell_config(self.config, p, self._seeds),
+            cell_config(self.config, p, self._seeds, deployment),
             factory,
             on_breaker_event=self._record_breaker_event,
             on_supervisor_event=self._record_supervisor_event,

@@ -16,7 +16,7 @@ import httpx
 
 from ..adapters import create_adapter
 from ..adapters.base import ProviderAdapter
-from ..config import HafsConfig, ProviderConfig
+from ..config import DeploymentConfig, HafsConfig, ProviderConfig
 from ..errors import register_secret
 from ..providers import ProviderCell, ProviderCellConfig
 from ..resilience import Seeds
@@ -50,14 +50,17 @@ def provider_config(config: HafsConfig, name: str, *, custom: bool) -> ProviderC
 
 
 def adapter_factory(
-    config: HafsConfig, p: ProviderConfig, transport: httpx.AsyncBaseTransport | None = None
+    config: HafsConfig,
+    p: ProviderConfig,
+    transport: httpx.AsyncBaseTransport | None = None,
+    deployment: DeploymentConfig | None = None,
 ) -> Callable[[], ProviderAdapter]:
     """A fresh built-in adapter per actor incarnation (so a restart gets a fresh client).
 
     ``transport`` (``UnifiedOrchestrator(transports=...)``) carries its HTTP instead of the
     network, e.g. ``httpx.MockTransport`` in tests.
     """
-    settings = config.adapter_settings(p.name)
+    settings = config.adapter_settings(p.name, deployment)
     register_secret(settings.api_key)  # scrubbed by value from every error text and log line
     kind = p.kind
     name = p.name
@@ -68,21 +71,28 @@ def adapter_factory(
     return factory
 
 
-def cell_config(config: HafsConfig, p: ProviderConfig, seeds: Seeds) -> ProviderCellConfig:
-    """Everything the provider's cell needs, from its configuration and the global sections."""
+def cell_config(
+    config: HafsConfig,
+    p: ProviderConfig,
+    seeds: Seeds,
+    deployment: DeploymentConfig | None = None,
+) -> ProviderCellConfig:
+    """Everything the provider's (or one deployment's) cell needs, from the configuration."""
     sup = config.supervision
     table = p.capabilities
+    limits = p.limits if deployment is None or deployment.limits is None else deployment.limits
 
     def pricing(model: str, usage: Usage) -> float | None:
         return usage_cost(table.lookup(model), usage)
 
     return ProviderCellConfig(
-        name=p.name,
+        name=p.name if deployment is None else f"{p.name}@{deployment.name}",
         kind=p.kind,
+        deployment=None if deployment is None else deployment.name,
         mailbox_size=p.mailbox_size,
         max_in_flight=p.max_in_flight,
-        limits=p.limits.rate_limits(),
-        model_limits={m: p.limits.for_model(m).rate_limits() for m in p.limits.models},
+        limits=limits.rate_limits(),
+        model_limits={m: limits.for_model(m).rate_limits() for m in limits.models},
         breaker=p.breaker.breaker_config(),
         intensity=sup.intensity,
         period=sup.period,
@@ -96,10 +106,13 @@ def cell_config(config: HafsConfig, p: ProviderConfig, seeds: Seeds) -> Provider
     )
 
 
-def provider_state(config: HafsConfig, cell: ProviderCell) -> ProviderState:
-    """The routing view of a cell, with the adapter's own flags."""
+def provider_state(
+    config: HafsConfig, cell: ProviderCell, provider: str | None = None
+) -> ProviderState:
+    """The routing view of a cell (of ``provider``, for a deployment), with the adapter's own
+    flags."""
     probe = cell.adapter_factory()
-    name = cell.name
+    name = provider if provider is not None else cell.name
     p = config.providers.get(name)
     if p is not None and p.kind != "custom":
         return config.provider_state(

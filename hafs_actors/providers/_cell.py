@@ -55,6 +55,8 @@ class ProviderCellConfig:
 
     name: str
     kind: str = ""  # the built-in adapter family ("openai", ...), for per-model limit keys
+    #: the deployment's name when the provider has several (the cell is then "provider@name")
+    deployment: str | None = None
     mailbox_size: int = 1024
     overflow: Overflow = Overflow.BLOCK
     max_in_flight: int = 512
@@ -152,6 +154,16 @@ class ProviderCell:
         self._model_paused_until: dict[str, float] = {}
 
     # --- limits, usage, cost -------------------------------------------------------------------
+
+    @property
+    def deployment(self) -> str | None:
+        return self.config.deployment
+
+    @property
+    def in_flight(self) -> int:
+        """Attempts queued or running: what the router balances deployments on."""
+        stats = self.ref.statistics()
+        return stats.in_flight + stats.mailbox_depth
 
     def limiter_for(self, model: str) -> Limiter:
         key = model if self.config.kind in PER_MODEL_LIMITS else ""

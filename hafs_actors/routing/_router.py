@@ -142,7 +142,11 @@ class Router:
         default_tier: str = "fast",
         retry_policy: RetryPolicy,
     ) -> None:
+        #: every cell by its own name ("openai", or "openai@east" for a deployment)
         self.cells: dict[str, ProviderCell] = {}
+        #: the cells that serve each provider name: one, or its deployments
+        self.groups: dict[str, tuple[ProviderCell, ...]] = {}
+        self.weights: dict[str, float] = {}
         self.states: dict[str, ProviderState] = {}
         self.unconfigured: dict[str, ProviderState] = {}
         self.tier_routes = dict(tier_routes)
@@ -167,9 +171,21 @@ class Router:
 
     # --- registry -----------------------------------------------------------------------------
 
-    def add_cell(self, cell: ProviderCell, state: ProviderState) -> None:
+    def add_cell(
+        self,
+        cell: ProviderCell,
+        state: ProviderState,
+        *,
+        provider: str | None = None,
+        weight: float = 1.0,
+    ) -> None:
+        """Register a cell; several cells under one ``provider`` are its deployments."""
+        name = provider if provider is not None else cell.name
         self.cells[cell.name] = cell
-        self.states[cell.name] = state
+        self.states[name] = state
+        group = [c for c in self.groups.get(name, ()) if c.name != cell.name]
+        self.groups[name] = (*group, cell)
+        self.weights[cell.name] = weight
         self._snapshot = None
 
     def add_unconfigured(self, name: str, state: ProviderState) -> None:
@@ -188,8 +204,8 @@ class Router:
         if self._snapshot is None or down != self._snapshot_down:
             providers = dict(self.unconfigured)
             providers.update(
-                (name, attrs.evolve(self.states[name], down=cell.down))
-                for name, cell in self.cells.items()
+                (name, attrs.evolve(self.states[name], down=all(c.down for c in group)))
+                for name, group in self.groups.items()
             )
             self._snapshot = RoutingSnapshot(
                 providers=providers,
@@ -281,9 +297,9 @@ class Router:
             elif not isinstance(outcome, _Next):
                 return _finished(outcome, attempts, index > 0, start)
         for index, cand in deferred:
-            cell = self.cells[cand.provider]
             now = trio.current_time()
-            wait = cell.paused_for(cand.model, now) or 0.0
+            waits = [c.paused_for(cand.model, now) or 0.0 for c in self.groups[cand.provider]]
+            wait = min(waits)
             limit = self.retry_policy.config.max_server_delay
             if wait > 0 and (wait > limit or now + wait >= spec.deadline):
                 attempts.append(_skipped(cand, f"paused by the server for {wait:.3g}s more"))
@@ -307,12 +323,50 @@ class Router:
         *,
         final: bool,
     ) -> R | _Next:
-        """One candidate: its attempt, and same-candidate retries of transient errors."""
-        cell = self.cells[cand.provider]
+        """One candidate: its deployments in balanced order, failing over within the group."""
+        group = self.groups[cand.provider]
+        if len(group) == 1:
+            return await self._deployment(spec, cand, group[0], attempt, sink, attempts, final)
+        deferred = False
+        for cell in self._balanced(group, cand.model):
+            outcome = await self._deployment(spec, cand, cell, attempt, sink, attempts, final)
+            if outcome is _DEFER:
+                deferred = True
+            elif outcome is _LARGER or not isinstance(outcome, _Next):
+                return outcome
+        return _DEFER if deferred else _NEXT
+
+    def _balanced(self, group: tuple[ProviderCell, ...], model: str) -> list[ProviderCell]:
+        """Healthy deployments first, then the least in flight per unit of weight."""
+        now = trio.current_time()
+
+        def key(cell: ProviderCell) -> tuple[bool, float]:
+            unhealthy = (
+                cell.down
+                or cell.breaker.state is CircuitState.OPEN
+                or cell.paused_for(model, now) is not None
+            )
+            return (unhealthy, (cell.in_flight + 1) / self.weights.get(cell.name, 1.0))
+
+        return sorted(group, key=key)
+
+    async def _deployment(
+        self,
+        spec: RouteSpec,
+        cand: Candidate,
+        cell: ProviderCell,
+        attempt: Callable[[ProviderCell, Candidate, float], Awaitable[R]],
+        sink: StreamSink | None,
+        attempts: list[Attempt],
+        final: bool,
+    ) -> R | _Next:
+        """One deployment of a candidate: its attempt, and retries of transient errors."""
         start = trio.current_time()
         paused = cell.paused_for(cand.model, start)
         if paused is not None and not final:
-            attempts.append(_skipped(cand, f"paused by the server for {paused:.3g}s"))
+            attempts.append(
+                _skipped(cand, f"paused by the server for {paused:.3g}s", cell.deployment)
+            )
             return _DEFER
         self.retry_policy.record_request(cand.provider, start)
         retry_no = 0
@@ -340,7 +394,7 @@ class Router:
                 result = await attempt(cell, cand, attempt_deadline)
             except (ProviderError, ActorStopped, CallTimeout, MailboxFull) as exc:
                 latency = trio.current_time() - now
-                attempts.append(_failed(cand, exc, latency, retry_no))
+                attempts.append(_failed(cand, exc, latency, retry_no, cell.deployment))
                 if self.observers:
                     self.observers.attempt_ended(spec, error=exc)
                 _log_failure(cand, exc, latency, retry_no)
@@ -376,6 +430,7 @@ class Router:
                     outcome="ok",
                     latency=trio.current_time() - now,
                     retry=retry_no,
+                    deployment=cell.deployment,
                 )
             )
             return result
@@ -404,9 +459,14 @@ def _finished(result: R, attempts: list[Attempt], fallback: bool, start: float) 
     )
 
 
-def _skipped(cand: Candidate, reason: str) -> Attempt:
+def _skipped(cand: Candidate, reason: str, deployment: str | None = None) -> Attempt:
     return Attempt(
-        provider=cand.provider, model=cand.model, outcome="skipped", latency=0.0, error=reason
+        provider=cand.provider,
+        model=cand.model,
+        outcome="skipped",
+        latency=0.0,
+        error=reason,
+        deployment=deployment,
     )
 
 
@@ -421,7 +481,9 @@ def _summary(
     return f"all {len(candidates)} candidate(s) failed"
 
 
-def _failed(cand: Candidate, exc: BaseException, latency: float, retry_no: int) -> Attempt:
+def _failed(
+    cand: Candidate, exc: BaseException, latency: float, retry_no: int, deployment: str | None
+) -> Attempt:
     return Attempt(
         provider=cand.provider,
         model=cand.model,
@@ -429,6 +491,7 @@ def _failed(cand: Candidate, exc: BaseException, latency: float, retry_no: int) 
         latency=latency,
         error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
         retry=retry_no,
+        deployment=deployment,
     )
 
 
