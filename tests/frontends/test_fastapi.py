@@ -88,8 +88,13 @@ def test_fastapi_app_serves_200_concurrent_clients(loop: str) -> None:
     with upstream(config=slow) as up:
         app = example_app_factory()(config=up.config())
 
+        ready = asyncio.Semaphore(0)
+        go = asyncio.Event()
+
         async def one_client(url: str, index: int) -> dict[str, Any]:
             async with httpx.AsyncClient(base_url=url, timeout=30.0, verify=TLS) as client:
+                ready.release()
+                await go.wait()  # all clients built first: their requests overlap upstream
                 response = await client.post("/generate", json={"prompt": f"client {index}"})
                 assert response.status_code == 200, response.text
                 body: dict[str, Any] = response.json()
@@ -99,6 +104,9 @@ def test_fastapi_app_serves_200_concurrent_clients(loop: str) -> None:
             async with serving(app, loop) as url:
                 peak = 0
                 clients = asyncio.gather(*(one_client(url, i) for i in range(CLIENTS)))
+                for _ in range(CLIENTS):
+                    await ready.acquire()
+                go.set()
                 while not clients.done():  # sample how many requests the runtime holds at once
                     peak = max(peak, (await app.state.orch.status()).router.in_flight)
                     await asyncio.wait([clients], timeout=0.02)
