@@ -172,6 +172,14 @@ def _to_routes(value: Mapping[Any, Any]) -> Mapping[str, Route]:
     return {name_of(tier): _to_route(route) for tier, route in value.items()}
 
 
+def _check_hedges(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, Mapping):
+        raise InvalidValue(attribute.name, "a table of tier = seconds", value)
+    for tier, seconds in value.items():
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            raise InvalidValue(f"{attribute.name}.{tier}", "a number of seconds >= 0", seconds)
+
+
 def _check_seed(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
         raise InvalidValue(attribute.name, "an integer", value)
@@ -447,6 +455,9 @@ class RoutingSettings:
     embed_route: Route = attrs.field(default=DEFAULT_EMBED_ROUTE, converter=_to_route)
     #: drop a parameter a candidate cannot honour (``seed`` on Anthropic) instead of skipping it
     drop_unsupported_params: bool = False
+    #: per tier: start the next candidate too when the first produced nothing after this many
+    #: seconds (hedged requests; docs/scaling.md); a tier not listed is not hedged
+    hedge_after: Mapping[str, float] = attrs.field(factory=dict, validator=_check_hedges)
     #: seeds every jitter (retry backoff, breaker open periods, restart backoff); None: random
     random_seed: int | None = attrs.field(default=None, validator=_check_seed)
 

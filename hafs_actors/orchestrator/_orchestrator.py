@@ -482,6 +482,8 @@ class UnifiedOrchestrator:
         extra: ExtraLike | None = None,
         max_cost: float | None = None,
         drop_unsupported_params: bool | None = None,
+        hedge_after: float | None = None,
+        idempotent: bool = False,
     ) -> GenerateResult:
         """Generate a completion, routed by tier, explicit provider or fallback chain.
 
@@ -517,6 +519,8 @@ class UnifiedOrchestrator:
             max_cost=max_cost,
             extra=extra,
             drop_unsupported_params=drop_unsupported_params,
+            hedge_after=hedge_after,
+            idempotent=idempotent,
         )
         try:
             # No timeout scope here: the router runs the chain under the request's deadline.
@@ -551,6 +555,8 @@ class UnifiedOrchestrator:
         extra: ExtraLike | None = None,
         max_cost: float | None = None,
         drop_unsupported_params: bool | None = None,
+        hedge_after: float | None = None,
+        idempotent: bool = False,
     ) -> AsyncIterator[StreamResponse]:
         """Stream a completion: ``async with orch.stream(...) as s: async for text in s: ...``.
 
@@ -586,6 +592,8 @@ class UnifiedOrchestrator:
             max_cost=max_cost,
             extra=extra,
             drop_unsupported_params=drop_unsupported_params,
+            hedge_after=hedge_after,
+            idempotent=idempotent,
         )
         send, receive = trio.open_memory_channel[StreamItem](_STREAM_BUFFER)
         outcome = StreamOutcome()

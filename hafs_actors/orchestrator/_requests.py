@@ -294,6 +294,8 @@ def route_spec(
     max_cost: float | None = None,
     extra: ExtraLike | None = None,
     drop_unsupported_params: bool | None = None,
+    hedge_after: float | None = None,
+    idempotent: bool = False,
 ) -> RouteSpec:
     """The request with its checked route and its one deadline, as the router takes it."""
     if model is not None and not isinstance(model, str):
@@ -358,6 +360,10 @@ def route_spec(
         if timeout <= 0:
             raise InvalidRequestError("timeout", f"must be a positive number, got {timeout!r}")
     deadline_in = timeout if timeout is not None else t.request_deadline
+    if hedge_after is not None:
+        _number("hedge_after", hedge_after, 0.0, math.inf)
+    else:
+        hedge_after = config.routing.hedge_after.get(tier_name or config.routing.default_tier)
     return RouteSpec(
         route=route,
         request=request,
@@ -367,4 +373,6 @@ def route_spec(
         idle_timeout=t.stream_idle_timeout,
         max_stream_duration=t.stream_max_duration,
         extra=_extra(extra, known),
+        hedge_after=hedge_after,
+        idempotent=bool(idempotent),
     )

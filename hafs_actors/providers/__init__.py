@@ -14,7 +14,7 @@ from .._exports import publish as _publish
 from ._actor import ProviderActor
 from ._cell import PER_MODEL_LIMITS, ProviderCell, ProviderCellConfig, ProviderStatistics
 from ._messages import EmbedCall, GenerateCall, HealthCall, ProviderMessage, StreamCall
-from ._streams import StreamItem, StreamOutcome, StreamSink
+from ._streams import RacingSink, StreamItem, StreamOutcome, StreamSink
 
 __all__ = [
     "PER_MODEL_LIMITS",
@@ -26,6 +26,7 @@ __all__ = [
     "ProviderCellConfig",
     "ProviderMessage",
     "ProviderStatistics",
+    "RacingSink",
     "StreamCall",
     "StreamItem",
     "StreamOutcome",

@@ -16,7 +16,7 @@ import trio
 from ..errors import HafsError, StreamAbandoned
 from ..types import GenerateResult, StreamEvent, TextDelta, ThoughtDelta, ToolCallEvent
 
-__all__ = ["StreamItem", "StreamOutcome", "StreamSink"]
+__all__ = ["RacingSink", "StreamItem", "StreamOutcome", "StreamSink"]
 
 StreamItem: TypeAlias = StreamEvent
 
@@ -107,3 +107,34 @@ class StreamSink:
     def discard(self) -> None:
         """A failed attempt before commit: forget its held events."""
         self._held.clear()
+
+
+class RacingSink(StreamSink):
+    """One contender of a hedged stream: it writes to the shared sink's channel only if it is
+    the first to produce content.
+
+    Until its first content event it holds everything, like any sink; at that event it claims
+    the race (``on_win`` cancels the other contender) and commits the shared sink, whose
+    deadline lifts then apply. A contender that finds the race already won gives up with
+    :class:`StreamAbandoned` (never a provider failure).
+    """
+
+    __slots__ = ("_on_win", "_shared")
+
+    def __init__(self, shared: StreamSink, on_win: Callable[[], None]) -> None:
+        super().__init__(shared._send, max_duration=shared.max_duration)
+        self._shared = shared
+        self._on_win = on_win
+
+    async def send(self, event: StreamItem) -> None:
+        if not self.committed and (isinstance(event, (TextDelta, ThoughtDelta, ToolCallEvent))):
+            if self._shared.committed:
+                raise StreamAbandoned("another contender of the hedge produced content first")
+            self._on_win()
+            # the shared sink is committed by this contender: its lifts run now
+            self._shared.committed = True
+            self._lift.extend(self._shared._lift)
+            self._shared._lift.clear()
+        await super().send(event)
+        if isinstance(event, TextDelta):
+            self._shared.parts.append(event.text)

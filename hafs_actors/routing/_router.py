@@ -34,6 +34,7 @@ from ..providers import (
     EmbedCall,
     GenerateCall,
     ProviderCell,
+    RacingSink,
     StreamCall,
     StreamItem,
     StreamOutcome,
@@ -42,6 +43,7 @@ from ..providers import (
 from ..resilience import CircuitState, RetryPolicy
 from ..types import Attempt, EmbeddingResult, EmbedRequest, GenerateRequest, GenerateResult
 from ._planner import Candidate, PlanCache, ProviderState, RouteRequest, RoutingSnapshot
+from .capabilities import estimate_cost
 from .tiers import Route, RouteEntry
 
 __all__ = [
@@ -79,6 +81,10 @@ class RouteSpec:
     max_stream_duration: float | None = None
     #: extra body fields by provider: each candidate gets only its own provider's
     extra: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
+    #: start the next candidate too when the first has produced nothing after this long
+    hedge_after: float | None = None
+    #: the caller says a repeated request is harmless (needed to hedge a request with tools)
+    idempotent: bool = False
 
 
 @attrs.frozen
@@ -279,6 +285,7 @@ class Router:
         attempts.extend(plan.skipped_attempts)
         larger_than = 0
         deferred: list[tuple[int, Candidate]] = []
+        raced: set[int] = set()  # candidates already run as a hedge
         for index, cand in enumerate(plan.candidates):
             if cand.context_window <= larger_than:
                 attempts.append(
@@ -288,6 +295,26 @@ class Router:
                         f"{larger_than}, which was exceeded",
                     )
                 )
+                continue
+            if index in raced:
+                continue
+            partner = self._hedge_partner(spec, plan.candidates, index, larger_than)
+            if partner is not None and spec.hedge_after is not None:
+                outcomes = await self._race(
+                    spec, (cand, partner[1]), attempt, sink, attempts, spec.hedge_after
+                )
+                raced.add(partner[0])
+                for which, outcome in zip((index, partner[0]), outcomes, strict=True):
+                    if outcome is None:
+                        continue  # lost the race, or never started
+                    if not isinstance(outcome, _Next):
+                        return _finished(outcome, attempts, which > 0, start)
+                    if outcome is _DEFER:
+                        deferred.append((which, plan.candidates[which]))
+                    elif outcome is _LARGER:
+                        larger_than = max(larger_than, plan.candidates[which].context_window)
+                if outcomes[1] is None and partner[0] not in (i for i, _ in deferred):
+                    raced.discard(partner[0])  # the hedge never started: try it in turn
                 continue
             outcome = await self._candidate(spec, cand, attempt, sink, attempts, final=False)
             if outcome is _DEFER:
@@ -312,6 +339,93 @@ class Router:
             _summary(plan.candidates, attempts, spec.route),
             attempts=attempts,
         )
+
+    def _hedge_partner(
+        self, spec: RouteSpec, candidates: tuple[Candidate, ...], index: int, larger_than: int
+    ) -> tuple[int, Candidate] | None:
+        """The candidate to hedge ``candidates[index]`` with, if hedging applies."""
+        if spec.hedge_after is None or index + 1 >= len(candidates):
+            return None
+        request = spec.request
+        if isinstance(request, GenerateRequest) and request.tools and not spec.idempotent:
+            return None  # a tool call must not run twice unless the caller says it may
+        partner = candidates[index + 1]
+        if partner.context_window <= larger_than:
+            return None
+        max_cost = spec.route.max_cost
+        if max_cost is not None:
+            # both may be billed: hedge only when the two together fit the cost cap
+            total = 0.0
+            output = spec.route.max_tokens or 0
+            for cand in (candidates[index], partner):
+                caps = self.states[cand.provider].capabilities.lookup(cand.model)
+                cost = estimate_cost(caps, spec.route.estimated_input_tokens, output)
+                if cost is None:
+                    return None
+                total += cost
+            if total > max_cost:
+                return None
+        return index + 1, partner
+
+    async def _race(
+        self,
+        spec: RouteSpec,
+        pair: tuple[Candidate, Candidate],
+        attempt: Callable[[ProviderCell, Candidate, float], Awaitable[R]],
+        sink: StreamSink | None,
+        attempts: list[Attempt],
+        hedge_after: float,
+    ) -> list[R | _Next | None]:
+        """Run the first candidate; when it has produced nothing after ``hedge_after``, start
+        the second too. The first to produce content (a stream's first content event, or a
+        whole result) wins; the other is cancelled, which closes its connection and releases
+        its permits. ``None`` stands for a loser or a hedge that never started."""
+        outcomes: list[R | _Next | None] = [None, None]
+        scopes: list[trio.CancelScope | None] = [None, None]
+        won: list[int] = []
+        errors: list[HafsError] = []
+        first_over = trio.Event()
+        race_scope = trio.CancelScope()
+
+        def win(i: int) -> None:
+            if not won:
+                won.append(i)
+                other = scopes[1 - i]
+                if other is not None:
+                    other.cancel()
+
+        async def run(i: int) -> None:
+            cand = pair[i]
+            own = None if sink is None else RacingSink(sink, lambda: win(i))
+            with trio.CancelScope() as scope:
+                scopes[i] = scope
+                if won:
+                    return
+                try:
+                    outcome = await self._candidate(spec, cand, attempt, own, attempts, final=False)
+                except HafsError as exc:  # the request is over (deadline, interrupted stream)
+                    errors.append(exc)
+                    race_scope.cancel()
+                    return
+            if scope.cancelled_caught:
+                attempts.append(_skipped(cand, "lost the hedge race: cancelled"))
+                return
+            outcomes[i] = outcome
+            if not isinstance(outcome, _Next):
+                win(i)
+            if i == 0:
+                first_over.set()
+
+        with race_scope:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(run, 0)
+                with trio.move_on_after(hedge_after):
+                    await first_over.wait()
+                if not first_over.is_set() and not won and not errors:
+                    nursery.start_soon(run, 1)
+        if errors:
+            raise errors[0]
+        return outcomes
 
     async def _candidate(
         self,
