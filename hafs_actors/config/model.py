@@ -408,6 +408,10 @@ class ProviderConfig:
         """
         if self.enabled is False:
             return "disabled (enabled = false)"
+        if self.deployments and self.kind != "custom":
+            if all(d.api_key or d.base_url or self.api_key for d in self.deployments):
+                return None
+            return "a deployment has neither an API key nor a base_url"
         if self.kind in CLOUD_KINDS:
             if self.api_key or self.explicit_endpoint:
                 return None
