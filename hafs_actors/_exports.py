@@ -5,6 +5,8 @@ file that may move."""
 from __future__ import annotations
 
 import contextlib
+
+import attrs
 from collections.abc import Iterable, Mapping
 
 
@@ -14,5 +16,8 @@ def publish(package: str, namespace: Mapping[str, object], names: Iterable[str])
         obj = namespace[name]
         module = getattr(obj, "__module__", None)
         if isinstance(module, str) and module.startswith(package + "._"):
+            if isinstance(obj, type) and attrs.has(obj):
+                # resolve string annotations while their own module's names are in scope
+                attrs.resolve_types(obj)
             with contextlib.suppress(AttributeError, TypeError):  # a constant: nothing to fix
                 obj.__module__ = package

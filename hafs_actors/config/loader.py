@@ -32,6 +32,7 @@ from .._validation import InvalidValue, describe, did_you_mean
 from ..errors import ConfigError
 from ..routing.capabilities import LOCAL_KINDS
 from ..routing.tiers import DEFAULT_TIER_ROUTES, Route, parse_route_entry
+from ..observability._settings import TelemetrySettings
 from ..state._settings import StateSettings
 from .model import (
     BASE_URL_ENV_VARS,
@@ -77,6 +78,7 @@ _SECTIONS: Mapping[str, type] = {
     "cost": CostSettings,
     "supervision": SupervisionSettings,
     "state": StateSettings,
+    "telemetry": TelemetrySettings,
 }
 _TOP_LEVEL = ("providers", "routes", *_SECTIONS)
 _ARGUMENT = "argument"

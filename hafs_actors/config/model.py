@@ -51,6 +51,7 @@ from ..routing.tiers import (
     parse_rotation,
     parse_route_entry,
 )
+from ..observability._settings import TelemetrySettings
 from ..state._settings import StateSettings
 from .view import config_warnings, hide_userinfo, redacted_tree
 
@@ -589,6 +590,7 @@ class HafsConfig:
     cost: CostSettings = attrs.field(factory=CostSettings)
     supervision: SupervisionSettings = attrs.field(factory=SupervisionSettings)
     state: StateSettings = attrs.field(factory=StateSettings)
+    telemetry: TelemetrySettings = attrs.field(factory=TelemetrySettings)
     source_file: Path | None = attrs.field(default=None, eq=False)
     sources: Mapping[str, str] = attrs.field(factory=dict, eq=False, repr=False)
 

@@ -14,7 +14,7 @@ docs/observability.md.
 
 from __future__ import annotations
 
-from .._exports import publish
+from .._exports import publish as _publish
 from ._dispatch import ObserverDispatcher, StreamWatch
 from ._events import (
     AttemptEnded,
@@ -67,4 +67,4 @@ __all__ = [
     "telemetry_observer",
 ]
 
-publish(__name__, globals(), __all__)
+_publish(__name__, globals(), __all__)

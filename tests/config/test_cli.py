@@ -114,14 +114,22 @@ def test_check_bad_config_exits_3_naming_file_and_key(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = write(tmp_path, "[providers.gemini.timeouts]\nread = -5\n")
+    message = (
+        f"file {path}, key 'providers.gemini.timeouts.read': expected a number > 0, found int -5"
+    )
     for extra in ([], ["--json"]):
         assert main(["config", "check", "--config", str(path), *extra]) == EXIT_CONFIG
         captured = capsys.readouterr()
-        assert captured.out == ""
-        assert captured.err == (
-            f"hafs: config error: file {path}, key 'providers.gemini.timeouts.read': "
-            "expected a number > 0, found int -5\n"
-        )
+        assert captured.err == f"hafs: config error: {message}\n"
+        if extra:  # --json: the error object on stdout too
+            error = json.loads(captured.out)["error"]
+            assert (error["type"], error["message"], error["exit_code"]) == (
+                "ConfigError",
+                message,
+                EXIT_CONFIG,
+            )
+        else:
+            assert captured.out == ""
     assert main(["config", "show", "--config", str(path)]) == EXIT_CONFIG
     assert "providers.gemini.timeouts.read" in capsys.readouterr().err
 

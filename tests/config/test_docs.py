@@ -23,6 +23,7 @@ from hafs_actors.config import (
 )
 from hafs_actors.config.loader import ENV_VARS
 from hafs_actors.routing.capabilities import CapabilityOverride
+from hafs_actors.state import StateSettings
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 TEXT = DOC.read_text(encoding="utf-8")
@@ -53,6 +54,7 @@ def test_there_are_examples() -> None:
         RetrySettings,
         CostSettings,
         SupervisionSettings,
+        StateSettings,
     ],
 )
 def test_every_key_is_documented(cls: type) -> None:
