@@ -5,9 +5,9 @@ file that may move."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable, Mapping
 
 import attrs
-from collections.abc import Iterable, Mapping
 
 
 def publish(package: str, namespace: Mapping[str, object], names: Iterable[str]) -> None:

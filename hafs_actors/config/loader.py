@@ -30,9 +30,9 @@ from cattrs.gen import make_dict_structure_fn
 
 from .._validation import InvalidValue, describe, did_you_mean
 from ..errors import ConfigError
+from ..observability._settings import TelemetrySettings
 from ..routing.capabilities import LOCAL_KINDS
 from ..routing.tiers import DEFAULT_TIER_ROUTES, Route, parse_route_entry
-from ..observability._settings import TelemetrySettings
 from ..state._settings import StateSettings
 from .model import (
     BASE_URL_ENV_VARS,

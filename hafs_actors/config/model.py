@@ -29,6 +29,7 @@ from .._validation import (
 )
 from ..adapters.base import AdapterSettings
 from ..errors import ConfigError
+from ..observability._settings import TelemetrySettings
 from ..resilience import (
     BreakerConfig,
     RateLimits,
@@ -51,7 +52,6 @@ from ..routing.tiers import (
     parse_rotation,
     parse_route_entry,
 )
-from ..observability._settings import TelemetrySettings
 from ..state._settings import StateSettings
 from .view import config_warnings, hide_userinfo, redacted_tree
 

@@ -46,6 +46,7 @@ CHAIN = ["openai:gpt-4o-mini", "gemini:gemini-2.5-flash"]
 
 async def test_requests_are_balanced_over_deployments(autojump_clock: MockClock) -> None:
     async with two_deployments() as (orch, east, west, _):
+
         async def one() -> None:
             await orch.generate("q", fallback_providers=CHAIN)
 
