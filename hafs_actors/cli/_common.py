@@ -196,6 +196,19 @@ def print_attempts(attempts: tuple[Attempt, ...]) -> None:
         )
 
 
+def note_substitution(args: argparse.Namespace, result: GenerateResult) -> None:
+    """One line on stderr when the answer came from another provider than the one named."""
+    named = getattr(args, "provider", None)
+    if not named or result.provider == named.partition(":")[0].partition("/")[0]:
+        return
+    failed = next((a for a in result.attempts if a.outcome != "ok"), None)
+    why = f" ({failed.provider}: {failed.outcome})" if failed is not None else ""
+    print(
+        f"hafs: answered by {result.provider}/{result.model}, not {named}{why}",
+        file=sys.stderr,
+    )
+
+
 def print_result_details(result: GenerateResult) -> None:
     u = result.usage
     usage = (

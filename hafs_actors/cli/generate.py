@@ -12,6 +12,7 @@ from ._common import (
     add_request_options,
     add_routing_options,
     finite,
+    note_substitution,
     open_cli_orchestrator,
     print_json,
     print_result_details,
@@ -76,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     async def main() -> int:
         async with open_cli_orchestrator(args) as orch:
             result = await orch.generate(**kwargs)
+        note_substitution(args, result)
         if args.json:
             print_json(result)
         else:

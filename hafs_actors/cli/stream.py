@@ -10,7 +10,12 @@ from typing import Any
 import trio
 
 from . import EXIT_OK
-from ._common import open_cli_orchestrator, print_result_details, to_jsonable
+from ._common import (
+    note_substitution,
+    open_cli_orchestrator,
+    print_result_details,
+    to_jsonable,
+)
 from .generate import add_generation_options, generation_kwargs
 
 
@@ -41,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
                     sys.stdout.flush()
                 sys.stdout.write("\n")
             result = stream.result
+        note_substitution(args, result)
         if args.verbose:
             print_result_details(result)
         return EXIT_OK
