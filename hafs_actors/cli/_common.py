@@ -224,3 +224,17 @@ def print_result_details(result: GenerateResult) -> None:
         file=sys.stderr,
     )
     print_attempts(result.attempts)
+
+
+def check_metrics_port(port: int | None) -> None:
+    """``--metrics-port``: a port number, and the prometheus extra installed."""
+    if port is None:
+        return
+    if not 0 <= port <= 65535:
+        raise CliError(f"--metrics-port must be 0..65535, got {port}")
+    try:
+        import prometheus_client  # noqa: F401
+    except ImportError:
+        raise CliError(
+            "--metrics-port needs prometheus-client: pip install 'hafs-actors[prometheus]'"
+        ) from None

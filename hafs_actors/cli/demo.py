@@ -9,6 +9,7 @@ import trio
 from rich.console import Console
 
 from . import EXIT_OK, CliError
+from ._common import check_metrics_port
 
 
 def register(sub: Any) -> None:
@@ -24,6 +25,13 @@ def register(sub: Any) -> None:
     parser.add_argument("--concurrency", type=int, default=250, help="requests in flight")
     parser.add_argument("--seed", type=int, default=7, help="seed of prompts and faults")
     parser.add_argument("--no-progress", action="store_true", help="no live progress bar")
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve the orchestrator's Prometheus metrics on 127.0.0.1:PORT while it runs "
+        "(0: a free port; needs the prometheus extra)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -32,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.requests < 1 or args.concurrency < 1:
         raise CliError("--requests and --concurrency must be >= 1")
+    check_metrics_port(args.metrics_port)
     console = Console()
     console.print(
         "[bold]hafs demo[/]: 5 emulated providers on loopback; openai is flaky, anthropic is "
@@ -44,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             console=console,
             progress=not args.no_progress,
+            metrics_port=args.metrics_port,
         )
     )
     print_report(report, console)

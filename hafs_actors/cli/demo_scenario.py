@@ -13,7 +13,7 @@ import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import Any
 
 import attrs
@@ -200,6 +200,7 @@ async def run_demo(
     seed: int = 7,
     console: Console | None = None,
     progress: bool = True,
+    metrics_port: int | None = None,
 ) -> DemoReport:
     """Run the demo and return its report (the CLI prints it)."""
     if requests < 1 or concurrency < 1:
@@ -236,7 +237,12 @@ async def run_demo(
             CrashOnceAdapter(create_adapter("ollama", ollama_settings), crash_on_call=60),
         )
         start_wall = time.perf_counter()
-        async with orch:
+        async with orch, AsyncExitStack() as extras:
+            if metrics_port is not None:
+                from ..observability.prometheus import metrics_endpoint
+
+                endpoint = await extras.enter_async_context(metrics_endpoint(orch, metrics_port))
+                console.print(f"metrics: {escape(endpoint.url)}")
             t0 = trio.current_time()
 
             async def submit(req: DemoRequest) -> GenerateResult:

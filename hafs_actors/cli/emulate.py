@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import trio
@@ -30,6 +31,7 @@ from ..testing.emulators.emulator import provider_env
 from ..testing.emulators.faults import FaultPlan
 from ..testing.emulators.launch import SPEC_ENV, LaunchSpec
 from . import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CliError
+from ._common import check_metrics_port
 
 __all__ = ["register"]
 
@@ -91,6 +93,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--require-auth", action="store_true", help="also check the key on Ollama and llama.cpp"
     )
     parser.add_argument("--json", action="store_true", help="print the URLs as one JSON object")
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve the emulators' counters as Prometheus metrics on 127.0.0.1:PORT "
+        "(0: a free port; trio server only; needs the prometheus extra)",
+    )
     parser.add_argument(
         "--server",
         choices=("trio", "granian"),
@@ -222,6 +231,8 @@ def _background_argv(args: argparse.Namespace) -> list[str]:
         argv.append(f"--port={args.port}")
     if args.faults:
         argv.append(f"--faults={os.path.abspath(args.faults)}")
+    if args.metrics_port is not None:
+        argv.append(f"--metrics-port={args.metrics_port}")
     if args.api_key is not None:
         argv.append(f"--api-key={args.api_key}")
     argv += [
@@ -256,6 +267,9 @@ def _serve(args: argparse.Namespace) -> int:
         faults_file=os.path.abspath(args.faults) if args.faults else None,
     )
     plan = spec.load_faults()  # a bad file is a ConfigError before anything starts
+    check_metrics_port(args.metrics_port)
+    if args.metrics_port is not None and args.server == "granian":
+        raise CliError("--metrics-port works with --server trio (the in-process emulators)")
     if args.server == "granian":
         try:
             import granian  # noqa: F401
@@ -303,9 +317,16 @@ async def _serve_trio(
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
         try:
             emulators_cm = open_emulators(names, config=config, host=args.host, port=args.port)
-            async with emulators_cm as emulators:
+            async with emulators_cm as emulators, AsyncExitStack() as extras:
                 entries = [(name, emu.base_url, emu.port) for name, emu in emulators.items()]
                 _announce(entries, spec, args.json)
+                if args.metrics_port is not None:
+                    from ..observability.prometheus import emulator_metrics_endpoint
+
+                    url = await extras.enter_async_context(
+                        emulator_metrics_endpoint(emulators, args.metrics_port, host=args.host)
+                    )
+                    print(f"# metrics at {url}", flush=True)
                 async for signum in signals:
                     if signum == signal.SIGHUP:
                         if spec.faults_file and (new := _reload(spec)) is not None:

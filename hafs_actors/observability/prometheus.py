@@ -8,7 +8,7 @@ connection). Importing this module imports prometheus-client (the ``prometheus``
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import TYPE_CHECKING
@@ -17,6 +17,7 @@ import attrs
 import h11
 import trio
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 
 import supervisors
@@ -37,8 +38,16 @@ from ._events import (
 
 if TYPE_CHECKING:
     from ..orchestrator import UnifiedOrchestrator
+    from ..testing.emulators import Emulator
 
-__all__ = ["MetricsEndpoint", "PrometheusExporter", "metrics_endpoint", "serve_metrics"]
+__all__ = [
+    "EmulatorCollector",
+    "MetricsEndpoint",
+    "PrometheusExporter",
+    "emulator_metrics_endpoint",
+    "metrics_endpoint",
+    "serve_metrics",
+]
 
 _SECONDS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96)
 _CHUNK_SECONDS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5)
@@ -317,4 +326,53 @@ async def metrics_endpoint(
             partial(serve_metrics, port, registry=exporter.registry, host=host)
         )
         yield MetricsEndpoint(exporter, host, bound)
+        nursery.cancel_scope.cancel()
+
+
+class EmulatorCollector:
+    """The emulators' own counters as Prometheus metrics, read at each scrape (``hafs emulate
+    --metrics-port``): requests by provider, endpoint and status, injected faults, quota
+    rejections, connections and tokens."""
+
+    def __init__(self, emulators: Mapping[str, Emulator]) -> None:
+        self._emulators = emulators
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "hafs_emulator_requests",
+            "Requests answered by an emulator (status 0: no answer, a hang)",
+            labels=["provider", "endpoint", "status"],
+        )
+        faults = CounterMetricFamily(
+            "hafs_emulator_faults", "Faults injected by an emulator", labels=["provider", "kind"]
+        )
+        rejections = CounterMetricFamily(
+            "hafs_emulator_quota_rejections", "Requests refused by the quota", labels=["provider"]
+        )
+        tokens = CounterMetricFamily(
+            "hafs_emulator_tokens", "Tokens an emulator counted", labels=["provider", "direction"]
+        )
+        for name, emulator in self._emulators.items():
+            stats = emulator.stats()
+            for (endpoint, status), count in stats.requests.items():
+                requests.add_metric([name, endpoint, str(status)], count)
+            for kind, count in stats.faults.items():
+                faults.add_metric([name, kind], count)
+            rejections.add_metric([name], stats.quota_rejections)
+            tokens.add_metric([name, "input"], stats.input_tokens)
+            tokens.add_metric([name, "output"], stats.output_tokens)
+        yield from (requests, faults, rejections, tokens)
+
+
+@asynccontextmanager
+async def emulator_metrics_endpoint(
+    emulators: Mapping[str, Emulator], port: int = 0, *, host: str = "127.0.0.1"
+) -> AsyncIterator[str]:
+    """Serve the emulators' counters at ``http://host:port/metrics`` for the block; yields the
+    URL."""
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(EmulatorCollector(emulators))
+    async with trio.open_nursery() as nursery:
+        bound = await nursery.start(partial(serve_metrics, port, registry=registry, host=host))
+        yield f"http://{host}:{bound}/metrics"
         nursery.cancel_scope.cancel()
