@@ -25,6 +25,9 @@ __all__ = [
 
 #: role markers and separators, roughly what chat templates add per message
 PER_MESSAGE_OVERHEAD = 4
+#: one image, whatever its size: the providers count 258 (Gemini) to about 1600 (Anthropic, a
+#: megapixel) tokens; the estimate only has to catch requests that clearly do not fit
+IMAGE_TOKENS = 1_000
 
 
 def text_tokens(text: str) -> int:
@@ -33,10 +36,12 @@ def text_tokens(text: str) -> int:
 
 
 def request_tokens(request: GenerateRequest) -> int:
-    """Estimated input tokens of a generation request: texts plus a little per message."""
+    """Estimated input tokens of a generation request: texts and images, plus a little per
+    message."""
     total = text_tokens(request.system_prompt or "")
     for message in request.all_messages():
-        total += text_tokens(message.content) + PER_MESSAGE_OVERHEAD
+        total += text_tokens(message.text) + PER_MESSAGE_OVERHEAD
+        total += IMAGE_TOKENS * len(message.images)
     return total
 
 

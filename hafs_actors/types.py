@@ -14,8 +14,11 @@ from typing import Any, Literal, TypeAlias
 import attrs
 
 __all__ = [
+    "FEATURE_PARAMS",
     "OPTIONAL_PARAMS",
+    "REASONING_EFFORTS",
     "Attempt",
+    "ContentPart",
     "EmbedRequest",
     "EmbeddingResult",
     "FinishEvent",
@@ -23,15 +26,25 @@ __all__ = [
     "GenerateRequest",
     "GenerateResult",
     "HealthStatus",
+    "ImagePart",
     "Message",
+    "NamedToolChoice",
+    "ProviderTurn",
     "RateLimitInfo",
+    "ReasoningEffort",
+    "ResponseFormat",
     "Role",
     "StreamEvent",
     "StreamStart",
     "TextDelta",
+    "TextPart",
     "ThoughtDelta",
+    "Tool",
     "ToolCall",
+    "ToolCallDelta",
     "ToolCallEvent",
+    "ToolChoice",
+    "TurnEvent",
     "Usage",
     "UsageEvent",
 ]
@@ -48,6 +61,24 @@ OPTIONAL_PARAMS: tuple[str, ...] = (
     "presence_penalty",
     "frequency_penalty",
 )
+
+#: The features a request may use that not every provider (or model) can honour, as
+#: :meth:`GenerateRequest.params` names them: routing skips a candidate lacking one (or drops it
+#: with ``drop_unsupported_params``). ``parallel_tool_calls`` counts only when it is ``False``
+#: (parallel calls are every provider's default); ``image_urls`` are images given by URL rather
+#: than inline data.
+FEATURE_PARAMS: tuple[str, ...] = (
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "response_format",
+    "images",
+    "image_urls",
+    "reasoning_effort",
+)
+
+ReasoningEffort: TypeAlias = Literal["low", "medium", "high"]
+REASONING_EFFORTS: tuple[str, ...] = ("low", "medium", "high")
 
 
 class FinishReason(str, enum.Enum):
@@ -66,7 +97,11 @@ class FinishReason(str, enum.Enum):
 
 @attrs.frozen
 class ToolCall:
-    """A function/tool call requested by the model; ``arguments`` is always a parsed dict."""
+    """A function/tool call requested by the model; ``arguments`` is always a parsed dict.
+
+    ``id`` is the provider's, or one the adapter invented (Gemini, Ollama give none): it stays
+    the same in the stream's deltas, on the result and when the tool result is sent back.
+    """
 
     id: str
     name: str
@@ -74,14 +109,122 @@ class ToolCall:
 
 
 @attrs.frozen
+class Tool:
+    """A function the model may call; ``parameters`` is its arguments' JSON schema."""
+
+    name: str
+    description: str | None = None
+    parameters: Mapping[str, Any] = attrs.field(
+        factory=lambda: {"type": "object", "properties": {}}
+    )
+
+    def to_openai(self) -> dict[str, Any]:
+        """The OpenAI function shape, the one form adapters translate from."""
+        function: dict[str, Any] = {"name": self.name, "parameters": dict(self.parameters)}
+        if self.description:
+            function["description"] = self.description
+        return {"type": "function", "function": function}
+
+
+@attrs.frozen
+class NamedToolChoice:
+    """``tool_choice`` forcing one named function."""
+
+    name: str
+
+
+#: "auto" (the model decides), "none" (no calls), "required" (at least one call), or one function
+ToolChoice: TypeAlias = Literal["auto", "none", "required"] | NamedToolChoice
+
+
+@attrs.frozen
+class ResponseFormat:
+    """Structured output, as OpenAI's ``response_format``: any JSON object (``json_object``) or
+    one matching ``schema`` (``json_schema``; ``name`` and ``strict`` as OpenAI defines them)."""
+
+    type: Literal["json_object", "json_schema"]
+    schema: Mapping[str, Any] | None = None
+    name: str = "response"
+    strict: bool | None = None
+
+
+@attrs.frozen
+class TextPart:
+    """Text content of a message (OpenAI ``{"type": "text", "text": ...}``)."""
+
+    text: str
+
+
+@attrs.frozen
+class ImagePart:
+    """An image in a message, by ``https:`` URL or inline as a ``data:`` URL (base64), as
+    OpenAI's ``image_url`` part. ``detail`` is OpenAI's hint ("low", "high", "auto")."""
+
+    url: str
+    detail: str | None = None
+
+    @property
+    def inline(self) -> tuple[str, str] | None:
+        """``(media_type, base64 data)`` of a ``data:`` URL; ``None`` for a URL to fetch."""
+        if not self.url.startswith("data:"):
+            return None
+        header, _, data = self.url[5:].partition(",")
+        return header.split(";", 1)[0] or "image/png", data
+
+
+ContentPart: TypeAlias = TextPart | ImagePart
+
+
+@attrs.frozen
+class ProviderTurn:
+    """An assistant turn exactly as one provider dialect sent it (Anthropic content blocks with
+    their thinking signatures, Gemini parts with their thought signatures).
+
+    The provider verifies those signatures when the turn comes back, so an adapter of the same
+    ``dialect`` replays ``blocks`` verbatim; every other adapter ignores them and renders the
+    message's normalized content (thinking is never turned into text).
+    """
+
+    dialect: str
+    blocks: tuple[Mapping[str, Any], ...]
+
+
+@attrs.frozen
 class Message:
-    """One chat turn. ``tool_calls`` is set on assistant turns that called tools."""
+    """One chat turn. ``tool_calls`` is set on assistant turns that called tools.
+
+    ``content`` is a string or a tuple of parts (text and images). ``cache`` marks an Anthropic
+    prompt-cache breakpoint after this message (other providers cache on their own and ignore
+    it). ``native`` is the provider's own form of an assistant turn (see :class:`ProviderTurn`).
+    """
 
     role: Role
-    content: str
+    content: str | tuple[ContentPart, ...]
     name: str | None = None
     tool_call_id: str | None = None
     tool_calls: tuple[ToolCall, ...] = ()
+    cache: bool = False
+    native: ProviderTurn | None = None
+
+    @property
+    def text(self) -> str:
+        """The text of the content (parts joined, images left out)."""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.text for p in self.content if isinstance(p, TextPart))
+
+    @property
+    def images(self) -> tuple[ImagePart, ...]:
+        if isinstance(self.content, str):
+            return ()
+        return tuple(p for p in self.content if isinstance(p, ImagePart))
+
+    @property
+    def parts(self) -> tuple[ContentPart, ...]:
+        """The content as parts (a string is one text part; an empty string none)."""
+        if isinstance(self.content, str):
+            return (TextPart(self.content),) if self.content else ()
+        return self.content
 
 
 @attrs.frozen
@@ -92,6 +235,11 @@ class Usage:
     output_tokens: int | None = None
     total_tokens: int | None = None
     reasoning_tokens: int | None = None
+    #: input tokens read from / written to the provider's prompt cache. ``input_tokens``
+    #: includes both (adapters add Anthropic's, which it reports apart), so the limiter and the
+    #: cost see every input token once.
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
 
     def __attrs_post_init__(self) -> None:
         if (
@@ -160,14 +308,59 @@ class GenerateRequest:
     seed: int | None = None
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: ResponseFormat | None = None
+    #: what an adapter does with a reply that does not match ``response_format``: raise a
+    #: non-retryable error ("next": the chain moves on), a retryable one ("retry": the same
+    #: candidate again first), or return it unvalidated with ``parsed=None`` ("return")
+    invalid_output: Literal["next", "retry", "return"] = "next"
+    reasoning_effort: ReasoningEffort | None = None
+    #: an Anthropic prompt-cache breakpoint after the system prompt (and the tools before it)
+    cache_system: bool = False
 
     def params(self) -> frozenset[str]:
-        """The optional parameters this request sets, by name (see :data:`OPTIONAL_PARAMS`)."""
-        return frozenset(name for name in OPTIONAL_PARAMS if getattr(self, name) not in (None, ()))
+        """The optional parameters and features this request uses, by name
+        (see :data:`OPTIONAL_PARAMS` and :data:`FEATURE_PARAMS`)."""
+        names = {name for name in OPTIONAL_PARAMS if getattr(self, name) not in (None, ())}
+        if self.tools:
+            names.add("tools")
+        if self.tool_choice is not None:
+            names.add("tool_choice")
+        if self.parallel_tool_calls is False:
+            names.add("parallel_tool_calls")
+        if self.response_format is not None:
+            names.add("response_format")
+        if self.reasoning_effort is not None:
+            names.add("reasoning_effort")
+        for message in self.messages:
+            for image in message.images:
+                names.add("images")
+                if image.inline is None:
+                    names.add("image_urls")
+        return frozenset(names)
 
     def without(self, names: Iterable[str]) -> GenerateRequest:
-        """This request with the named optional parameters unset."""
-        cleared: dict[str, Any] = {n: () if n == "stop" else None for n in names}
+        """This request with the named optional parameters unset (``images`` / ``image_urls``
+        remove those image parts from the messages)."""
+        names = set(names)
+        cleared: dict[str, Any] = {
+            n: () if n in ("stop", "tools") else None
+            for n in names
+            if n not in ("images", "image_urls")
+        }
+        if names & {"images", "image_urls"}:
+            every = "images" in names
+
+            def keep(part: ContentPart) -> bool:
+                return not isinstance(part, ImagePart) or (not every and part.inline is not None)
+
+            cleared["messages"] = tuple(
+                m
+                if isinstance(m.content, str)
+                else attrs.evolve(m, content=tuple(p for p in m.content if keep(p)))
+                for m in self.messages
+            )
         return attrs.evolve(self, **cleared)
 
     def all_messages(self) -> tuple[Message, ...]:
@@ -187,7 +380,7 @@ class GenerateRequest:
         parts: list[str] = []
         if self.system_prompt:
             parts.append(f"system: {self.system_prompt}")
-        parts.extend(f"{m.role}: {m.content}" for m in self.messages)
+        parts.extend(f"{m.role}: {m.text}" for m in self.messages)
         if self.prompt is not None:
             parts.append(f"user: {self.prompt}")
         return "\n\n".join(parts)
@@ -225,6 +418,18 @@ class GenerateResult:
     attempts: tuple[Attempt, ...] = ()
     fallback_used: bool = False
     cost: float | None = None
+    #: the reply's JSON object, validated against the request's ``response_format``
+    parsed: Any = None
+    #: the provider's own form of this turn, when it carries signatures to send back
+    native: ProviderTurn | None = None
+
+    @property
+    def message(self) -> Message:
+        """The assistant turn, ready to append to ``messages`` for the next request (with the
+        provider's thinking signatures, which only the same provider dialect receives)."""
+        return Message(
+            role="assistant", content=self.content, tool_calls=self.tool_calls, native=self.native
+        )
 
     @property
     def tokens_used(self) -> int:
@@ -308,10 +513,30 @@ class ThoughtDelta:
 
 
 @attrs.frozen
+class ToolCallDelta:
+    """A piece of a tool call as it streams: ``index`` is the call's position among this
+    reply's calls (stable for the call), ``id`` and ``name`` are set on every delta,
+    ``arguments_delta`` is the next fragment of the arguments' JSON text."""
+
+    index: int
+    id: str
+    name: str
+    arguments_delta: str = ""
+
+
+@attrs.frozen
 class ToolCallEvent:
     """A tool call, emitted once its arguments are complete."""
 
     tool_call: ToolCall
+
+
+@attrs.frozen
+class TurnEvent:
+    """The provider's own form of the streamed turn (see :class:`ProviderTurn`), sent before
+    the finish when it carries signatures."""
+
+    turn: ProviderTurn
 
 
 @attrs.frozen
@@ -328,7 +553,14 @@ class FinishEvent:
 
 
 StreamEvent: TypeAlias = (
-    StreamStart | TextDelta | ThoughtDelta | ToolCallEvent | UsageEvent | FinishEvent
+    StreamStart
+    | TextDelta
+    | ThoughtDelta
+    | ToolCallDelta
+    | ToolCallEvent
+    | TurnEvent
+    | UsageEvent
+    | FinishEvent
 )
 
 

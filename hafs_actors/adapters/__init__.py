@@ -13,6 +13,7 @@ from .anthropic import AnthropicAdapter, AnthropicStreamDecoder
 from .base import AdapterSettings, ProviderAdapter, TransportKind
 from .custom import CustomAdapterWrapper, NativeAdapter, wrap_custom_adapter
 from .errormap import error_from_body, map_transport_error
+from .features import StructuredOutputError, ToolArgumentsError
 from .gemini import GeminiAdapter, GeminiStreamDecoder
 from .http import EventStream, HttpAdapter
 from .llamacpp import LlamaCppAdapter
@@ -55,6 +56,8 @@ __all__ = [
     "StrayBlock",
     "StreamCollector",
     "StreamDecoder",
+    "StructuredOutputError",
+    "ToolArgumentsError",
     "TransportKind",
     "create_adapter",
     "error_from_body",

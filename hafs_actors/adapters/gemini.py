@@ -11,6 +11,7 @@ partial counts). A failed stream may end with a bare, multi-line JSON error obje
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,24 +20,32 @@ import httpx
 
 from ..errors import ContentFilterError, ProtocolError
 from ..types import (
+    FEATURE_PARAMS,
     OPTIONAL_PARAMS,
     EmbeddingResult,
     EmbedRequest,
     FinishReason,
     GenerateRequest,
     GenerateResult,
+    ImagePart,
+    Message,
+    NamedToolChoice,
+    ProviderTurn,
     StreamEvent,
     ToolCall,
+    TurnEvent,
     Usage,
 )
 from .base import AdapterSettings
 from .errormap import error_from_detail, extract_error, success_body
+from .features import THINKING_BUDGETS, check_structured_output, gemini_json_schema, ignored
 from .http import HttpAdapter, ResponseMeta, StreamContext
 from .wire.decoders import SSEStreamDecoder, parse_tool_arguments
 from .wire.fields import merge_extra, opt_int, opt_str, tool_function
 from .wire.sse import ServerSentEvent
 
 __all__ = [
+    "DIALECT",
     "GeminiAdapter",
     "GeminiStreamDecoder",
     "build_generate_body",
@@ -45,6 +54,9 @@ __all__ = [
     "parse_batch_embed_response",
     "parse_generate_response",
 ]
+
+#: the :class:`~hafs_actors.types.ProviderTurn` dialect of ``generateContent`` parts
+DIALECT = "gemini"
 
 _FINISH = {
     "STOP": FinishReason.STOP,
@@ -74,6 +86,7 @@ def gemini_finish_reason(raw: str | None, *, tool_calls: bool = False) -> Finish
 
 
 def gemini_usage(payload: Any) -> Usage | None:
+    """``usageMetadata``; ``promptTokenCount`` already includes ``cachedContentTokenCount``."""
     if not isinstance(payload, dict):
         return None
     return Usage(
@@ -81,7 +94,57 @@ def gemini_usage(payload: Any) -> Usage | None:
         output_tokens=opt_int(payload.get("candidatesTokenCount")),
         total_tokens=opt_int(payload.get("totalTokenCount")),
         reasoning_tokens=opt_int(payload.get("thoughtsTokenCount")),
+        cache_read_tokens=opt_int(payload.get("cachedContentTokenCount")),
     )
+
+
+_MIME_BY_SUFFIX = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+    ".heic": "image/heic",
+    ".heif": "image/heif",
+}
+
+
+def _user_parts(message: Message) -> list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = []
+    for part in message.parts:
+        if isinstance(part, ImagePart):
+            inline = part.inline
+            if inline is not None:
+                parts.append({"inlineData": {"mimeType": inline[0], "data": inline[1]}})
+            else:
+                # fileData needs a MIME type: the URL's suffix tells it, JPEG otherwise
+                suffix = "." + urlsplit(part.url).path.rpartition(".")[2].lower()
+                mime = _MIME_BY_SUFFIX.get(suffix, "image/jpeg")
+                parts.append({"fileData": {"mimeType": mime, "fileUri": part.url}})
+        else:
+            parts.append({"text": part.text})
+    return parts or [{"text": ""}]
+
+
+def _tool_config(request: GenerateRequest) -> dict[str, Any] | None:
+    choice = request.tool_choice
+    if choice is None:
+        return None
+    if isinstance(choice, NamedToolChoice):
+        config: dict[str, Any] = {"mode": "ANY", "allowedFunctionNames": [choice.name]}
+    else:
+        config = {"mode": {"auto": "AUTO", "none": "NONE", "required": "ANY"}[choice]}
+    return {"functionCallingConfig": config}
+
+
+def _thinking(request: GenerateRequest, model: str) -> dict[str, Any] | None:
+    """``thinkingConfig``: Gemini 3 takes a level, 2.5 a token budget."""
+    effort = request.reasoning_effort
+    if effort is None:
+        return None
+    if _model_name(model).startswith("gemini-3"):
+        return {"thinkingLevel": effort, "includeThoughts": True}
+    return {"thinkingBudget": THINKING_BUDGETS[effort], "includeThoughts": True}
 
 
 def _model_name(model: str) -> str:
@@ -89,29 +152,36 @@ def _model_name(model: str) -> str:
 
 
 def build_generate_body(request: GenerateRequest, model: str) -> dict[str, Any]:
-    """The ``generateContent`` body: ``contents`` (assistant is ``model``), tool results as
-    ``functionResponse`` parts, system turns in ``systemInstruction``, options in
-    ``generationConfig`` (``extra["generationConfig"]`` is merged into it)."""
+    """The ``generateContent`` body: ``contents`` (assistant is ``model``; one that came from
+    Gemini is replayed with its thought signatures), tool results as ``functionResponse``
+    parts, images as ``inlineData``/``fileData``, system turns in ``systemInstruction``,
+    options, structured output and thinking in ``generationConfig``
+    (``extra["generationConfig"]`` is merged into it), ``tool_choice`` in ``toolConfig``."""
     system: list[str] = [request.system_prompt] if request.system_prompt else []
     contents: list[dict[str, Any]] = []
     names_by_id: dict[str, str] = {}
     for m in request.all_messages():
         if m.role == "system":
-            system.append(m.content)
+            system.append(m.text)
         elif m.role == "tool":
             name = m.name or names_by_id.get(m.tool_call_id or "", "")
-            response: dict[str, Any] = {"name": name, "response": {"content": m.content}}
+            response: dict[str, Any] = {"name": name, "response": {"content": m.text}}
             if m.tool_call_id:
                 response["id"] = m.tool_call_id
             contents.append({"role": "user", "parts": [{"functionResponse": response}]})
         elif m.role == "assistant":
-            parts: list[dict[str, Any]] = [{"text": m.content}] if m.content else []
             for call in m.tool_calls:
                 names_by_id[call.id] = call.name
-                parts.append({"functionCall": {"name": call.name, "args": call.arguments}})
+            if m.native is not None and m.native.dialect == DIALECT:
+                contents.append({"role": "model", "parts": [dict(p) for p in m.native.blocks]})
+                continue
+            parts: list[dict[str, Any]] = [{"text": m.text}] if m.text else []
+            parts.extend(
+                {"functionCall": {"name": c.name, "args": c.arguments}} for c in m.tool_calls
+            )
             contents.append({"role": "model", "parts": parts or [{"text": ""}]})
         else:
-            contents.append({"role": "user", "parts": [{"text": m.content}]})
+            contents.append({"role": "user", "parts": _user_parts(m)})
     body: dict[str, Any] = {"contents": contents}
     if system:
         body["systemInstruction"] = {"parts": [{"text": "\n\n".join(system)}]}
@@ -130,6 +200,14 @@ def build_generate_body(request: GenerateRequest, model: str) -> dict[str, Any]:
         config["presencePenalty"] = request.presence_penalty
     if request.frequency_penalty is not None:
         config["frequencyPenalty"] = request.frequency_penalty
+    fmt = request.response_format
+    if fmt is not None:
+        config["responseMimeType"] = "application/json"
+        if fmt.schema is not None:
+            config["responseJsonSchema"] = gemini_json_schema(fmt.schema)
+    thinking = _thinking(request, model)
+    if thinking is not None:
+        config["thinkingConfig"] = thinking
     if config:
         body["generationConfig"] = config
     if request.tools:
@@ -142,6 +220,9 @@ def build_generate_body(request: GenerateRequest, model: str) -> dict[str, Any]:
             else:
                 declarations.append(function)
         body["tools"] = ([{"functionDeclarations": declarations}] if declarations else []) + native
+    tool_config = _tool_config(request)
+    if tool_config is not None:
+        body["toolConfig"] = tool_config
     merge_extra(body, request.extra, nested="generationConfig")
     return body
 
@@ -199,9 +280,11 @@ def parse_generate_response(
     text: list[str] = []
     thoughts: list[str] = []
     calls: list[ToolCall] = []
+    signed = False
     for index, part in enumerate(parts):
         if not isinstance(part, dict):
             raise ProtocolError(f"parts[{index}] is not an object", provider=provider, model=model)
+        signed = signed or "thoughtSignature" in part
         if isinstance(part.get("text"), str):
             (thoughts if part.get("thought") else text).append(part["text"])
         call = part.get("functionCall")
@@ -226,6 +309,7 @@ def parse_generate_response(
         latency=meta.latency if meta else 0.0,
         request_id=request_id,
         rate_limit=meta.rate_limit if meta else None,
+        native=ProviderTurn(DIALECT, tuple(parts)) if signed else None,
     )
 
 
@@ -268,12 +352,37 @@ def parse_batch_embed_response(payload: Any, *, provider: str, model: str) -> li
 class GeminiStreamDecoder(SSEStreamDecoder):
     """``alt=sse`` chunks to stream events. The stream has no end marker: it is complete when
     the body ends after a chunk with a ``finishReason``; the final usage and finish events are
-    emitted then (so a trailing error object still fails the stream)."""
+    emitted then (so a trailing error object still fails the stream).
+
+    A ``functionCall`` part arrives whole: one ``ToolCallDelta`` with all its arguments, then
+    its ``ToolCallEvent``. The parts are kept (adjacent text joined) so a turn with thought
+    signatures ends with a ``TurnEvent`` to replay them."""
 
     def __init__(self, *, provider: str, model: str, request_id: str | None = None) -> None:
         super().__init__(provider=provider, model=model, request_id=request_id)
         self._raw_finish: str | None = None
         self._calls = 0
+        self._parts: list[dict[str, Any]] = []
+        self._signed = False
+
+    def _keep(self, part: dict[str, Any]) -> None:
+        """Keep a part for the replay: text continues the previous text part of the same kind
+        until a signature closes it."""
+        self._signed = self._signed or "thoughtSignature" in part
+        last = self._parts[-1] if self._parts else None
+        if (
+            last is not None
+            and isinstance(part.get("text"), str)
+            and set(part) <= {"text", "thought", "thoughtSignature"}
+            and isinstance(last.get("text"), str)
+            and set(last) <= {"text", "thought"}
+            and bool(last.get("thought")) == bool(part.get("thought"))
+        ):
+            last["text"] += part["text"]
+            if "thoughtSignature" in part:
+                last["thoughtSignature"] = part["thoughtSignature"]
+        else:
+            self._parts.append(dict(part))
 
     def on_event(self, event: ServerSentEvent, out: list[StreamEvent]) -> None:
         data = event.data
@@ -311,6 +420,7 @@ class GeminiStreamDecoder(SSEStreamDecoder):
         for part in parts:
             if not isinstance(part, dict):
                 raise self.protocol_error("content part is not an object")
+            self._keep(part)
             text = part.get("text")
             if text and isinstance(text, str):
                 out.append(self.thought(text) if part.get("thought") else self.text(text))
@@ -319,9 +429,12 @@ class GeminiStreamDecoder(SSEStreamDecoder):
                 name = call.get("name")
                 if not isinstance(name, str) or not name:
                     raise self.protocol_error("functionCall has no name")
-                call_id = opt_str(call.get("id")) or f"call_{self._calls}"
-                self._calls += 1
-                out.append(self.tool_call(call_id, name, call.get("args")))
+                index, self._calls = self._calls, self._calls + 1
+                call_id = opt_str(call.get("id")) or f"call_{index}"
+                args = call.get("args")
+                call_event = self.tool_call(call_id, name, args)
+                out.append(self.tool_delta(index, call_id, name, json.dumps(args or {})))
+                out.append(call_event)
         raw = candidate.get("finishReason")
         if raw:
             self._raw_finish = str(raw)
@@ -331,6 +444,8 @@ class GeminiStreamDecoder(SSEStreamDecoder):
         if raw is None:
             raise self.cut_error()
         reason = gemini_finish_reason(raw, tool_calls=self._calls > 0)
+        if self._signed:
+            out.append(TurnEvent(ProviderTurn(DIALECT, tuple(self._parts))))
         self.finish(out, reason, raw)
 
 
@@ -339,8 +454,8 @@ class GeminiAdapter(HttpAdapter):
     one, ``v1beta`` is appended (as python-genai does)."""
 
     embed_batch_limit = 100
-    #: the sampling parameters the API defines
-    supported_params = frozenset(OPTIONAL_PARAMS)
+    #: the sampling parameters and features the API defines (no switch for parallel calls)
+    supported_params = frozenset(OPTIONAL_PARAMS + FEATURE_PARAMS) - {"parallel_tool_calls"}
     health_path = "models?pageSize=1"
 
     def __init__(
@@ -367,15 +482,20 @@ class GeminiAdapter(HttpAdapter):
     async def generate(self, request: GenerateRequest) -> GenerateResult:
         model = self.model_for(request.model)
         path = f"models/{_model_name(model)}:generateContent"
+        ignored(self.provider, request, why="implicit caching is automatic")
         payload, meta = await self.call_json(
             "POST", path, build_generate_body(request, model), model=model
         )
-        return parse_generate_response(payload, provider=self.provider, model=model, meta=meta)
+        result = parse_generate_response(payload, provider=self.provider, model=model, meta=meta)
+        return check_structured_output(request, result, provider=self.provider, model=model)
 
     def stream(self, request: GenerateRequest) -> StreamContext:
         model = self.model_for(request.model)
         path = f"models/{_model_name(model)}:streamGenerateContent?alt=sse"
+        ignored(self.provider, request, why="implicit caching is automatic")
         decoder = GeminiStreamDecoder(provider=self.provider, model=model)
+        decoder.response_format = request.response_format
+        decoder.invalid_output = request.invalid_output
         return self.open_stream(
             path, build_generate_body(request, model), model=model, decoder=decoder
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import httpx
 
+from ..types import FEATURE_PARAMS, OPTIONAL_PARAMS
 from .base import AdapterSettings
 from .openai import OpenAIAdapter
 
@@ -23,6 +24,11 @@ class LlamaCppAdapter(OpenAIAdapter):
     The key, if the server was started with ``--api-key``, is sent as a bearer token."""
 
     embed_batch_limit = 256
+    #: no per-request reasoning effort, and images only inline (the server fetches no URL)
+    supported_params = frozenset(OPTIONAL_PARAMS + FEATURE_PARAMS) - {
+        "reasoning_effort",
+        "image_urls",
+    }
     chat_path = "v1/chat/completions"
     embed_path = "v1/embeddings"
     health_path = "health"

@@ -22,6 +22,7 @@ import httpx
 
 from ..errors import NotFoundError, ProtocolError, ProviderError
 from ..types import (
+    FEATURE_PARAMS,
     OPTIONAL_PARAMS,
     EmbeddingResult,
     EmbedRequest,
@@ -35,6 +36,7 @@ from ..types import (
 )
 from .base import AdapterSettings
 from .errormap import error_from_detail, extract_error, success_body
+from .features import check_structured_output, ignored
 from .http import EventStream, HttpAdapter, ResponseMeta
 from .wire.decoders import StreamDecoder, parse_tool_arguments
 from .wire.fields import merge_extra, opt_int, opt_str, tool_function
@@ -90,8 +92,17 @@ def _options(request: GenerateRequest) -> dict[str, Any]:
     return options
 
 
+def _images(message: Message) -> list[str]:
+    """Inline images as the base64 Ollama takes (URLs never reach here: routing skips a
+    request with one, or drops them with ``drop_unsupported_params``; none is fetched)."""
+    return [inline[1] for image in message.images if (inline := image.inline) is not None]
+
+
 def _message(message: Message) -> dict[str, Any]:
-    out: dict[str, Any] = {"role": message.role, "content": message.content}
+    out: dict[str, Any] = {"role": message.role, "content": message.text}
+    images = _images(message)
+    if images:
+        out["images"] = images
     if message.tool_calls:
         out["tool_calls"] = [
             {"function": {"name": c.name, "arguments": c.arguments}} for c in message.tool_calls
@@ -119,8 +130,20 @@ def build_chat_body(request: GenerateRequest, model: str, *, stream: bool) -> di
                 dict(tool) if function is None else {"type": "function", "function": function}
             )
         body["tools"] = tools
+    _features(body, request, model)
     merge_extra(body, request.extra, nested="options")
     return body
+
+
+def _features(body: dict[str, Any], request: GenerateRequest, model: str) -> None:
+    """``format`` (a JSON schema, or ``"json"``) and ``think`` (gpt-oss takes a level, other
+    thinking models only on/off)."""
+    fmt = request.response_format
+    if fmt is not None:
+        body["format"] = dict(fmt.schema) if fmt.schema is not None else "json"
+    effort = request.reasoning_effort
+    if effort is not None:
+        body["think"] = effort if model.rsplit("/", 1)[-1].startswith("gpt-oss") else True
 
 
 def build_generate_body(request: GenerateRequest, model: str, *, stream: bool) -> dict[str, Any]:
@@ -129,9 +152,13 @@ def build_generate_body(request: GenerateRequest, model: str, *, stream: bool) -
     body: dict[str, Any] = {"model": model, "prompt": flat.flattened_prompt(), "stream": stream}
     if request.system_prompt:
         body["system"] = request.system_prompt
+    images = [image for m in request.all_messages() for image in _images(m)]
+    if images:
+        body["images"] = images
     options = _options(request)
     if options:
         body["options"] = options
+    _features(body, request, model)
     merge_extra(body, request.extra, nested="options")
     return body
 
@@ -292,7 +319,9 @@ class OllamaStreamDecoder(StreamDecoder):
                 )
             except ProtocolError as exc:
                 raise self.fail(exc) from None
-            for call in calls:
+            for offset, call in enumerate(calls):
+                arguments = json.dumps(call.arguments)
+                out.append(self.tool_delta(self._calls + offset, call.id, call.name, arguments))
                 out.append(self.tool_call(call.id, call.name, call.arguments))
             self._calls += len(calls)
         if payload.get("done") is True:
@@ -308,8 +337,13 @@ class OllamaAdapter(HttpAdapter):
     is sent as a bearer token."""
 
     embed_batch_limit = 256
-    #: the sampling parameters the API defines
-    supported_params = frozenset(OPTIONAL_PARAMS)
+    #: the sampling parameters and features the API defines: no tool_choice, no switch for
+    #: parallel calls, images only inline (base64; the adapter fetches no URL)
+    supported_params = frozenset(OPTIONAL_PARAMS + FEATURE_PARAMS) - {
+        "tool_choice",
+        "parallel_tool_calls",
+        "image_urls",
+    }
     health_path = "api/version"
 
     def __init__(
@@ -335,6 +369,7 @@ class OllamaAdapter(HttpAdapter):
 
     async def generate(self, request: GenerateRequest) -> GenerateResult:
         model = self.model_for(request.model)
+        ignored(self.provider, request, why="the server keeps its own prompt cache")
         if not self._legacy_chat:
             body = build_chat_body(request, model, stream=False)
             try:
@@ -344,12 +379,15 @@ class OllamaAdapter(HttpAdapter):
                     raise
                 self._legacy_chat = True
             else:
-                return parse_response(payload, provider=self.provider, model=model, meta=meta)
+                result = parse_response(payload, provider=self.provider, model=model, meta=meta)
+                return check_structured_output(request, result, provider=self.provider, model=model)
         body = build_generate_body(request, model, stream=False)
         payload, meta = await self.call_json("POST", "api/generate", body, model=model)
-        return parse_response(payload, provider=self.provider, model=model, meta=meta)
+        result = parse_response(payload, provider=self.provider, model=model, meta=meta)
+        return check_structured_output(request, result, provider=self.provider, model=model)
 
     def stream(self, request: GenerateRequest) -> _OllamaStreamContext:
+        ignored(self.provider, request, why="the server keeps its own prompt cache")
         return _OllamaStreamContext(self, request, self.model_for(request.model))
 
     async def embed(self, request: EmbedRequest) -> EmbeddingResult:
@@ -395,7 +433,7 @@ class _OllamaStreamContext:
                 "api/chat",
                 build_chat_body(request, model, stream=True),
                 model=model,
-                decoder=OllamaStreamDecoder(provider=adapter.provider, model=model),
+                decoder=self._decoder(),
             )
             try:
                 events = await inner.__aenter__()
@@ -410,11 +448,17 @@ class _OllamaStreamContext:
             "api/generate",
             build_generate_body(request, model, stream=True),
             model=model,
-            decoder=OllamaStreamDecoder(provider=adapter.provider, model=model),
+            decoder=self._decoder(),
         )
         events = await inner.__aenter__()
         self._inner = inner
         return events
+
+    def _decoder(self) -> OllamaStreamDecoder:
+        decoder = OllamaStreamDecoder(provider=self._adapter.provider, model=self._model)
+        decoder.response_format = self._request.response_format
+        decoder.invalid_output = self._request.invalid_output
+        return decoder
 
     async def __aexit__(self, *exc_info: Any) -> None:
         if self._inner is not None:

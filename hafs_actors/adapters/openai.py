@@ -21,19 +21,23 @@ import httpx
 
 from ..errors import ContentFilterError, ProtocolError
 from ..types import (
+    FEATURE_PARAMS,
     OPTIONAL_PARAMS,
     EmbeddingResult,
     EmbedRequest,
     FinishReason,
     GenerateRequest,
     GenerateResult,
+    ImagePart,
     Message,
+    NamedToolChoice,
     StreamEvent,
     ToolCall,
     Usage,
 )
 from .base import AdapterSettings
 from .errormap import error_from_detail, extract_error, success_body
+from .features import check_structured_output, ignored
 from .http import HttpAdapter, ResponseMeta, StreamContext
 from .wire.decoders import SSEStreamDecoder, parse_tool_arguments
 from .wire.fields import merge_extra, opt_int, opt_str, tool_function
@@ -69,12 +73,17 @@ def openai_usage(payload: Any, timings: Any = None) -> Usage | None:
     """``usage`` of a completion or chunk; llama.cpp ``timings`` stand in when it is absent."""
     if isinstance(payload, dict):
         details = payload.get("completion_tokens_details")
+        prompt = payload.get("prompt_tokens_details")
         return Usage(
             input_tokens=opt_int(payload.get("prompt_tokens")),
             output_tokens=opt_int(payload.get("completion_tokens")),
             total_tokens=opt_int(payload.get("total_tokens")),
             reasoning_tokens=(
                 opt_int(details.get("reasoning_tokens")) if isinstance(details, dict) else None
+            ),
+            # prompt_tokens includes the cached ones; OpenAI caches by itself (no writes billed)
+            cache_read_tokens=(
+                opt_int(prompt.get("cached_tokens")) if isinstance(prompt, dict) else None
             ),
         )
     if isinstance(timings, dict):
@@ -94,8 +103,24 @@ def _text_of(content: Any) -> Any:
     return content
 
 
+def _content(message: Message) -> str | list[dict[str, Any]]:
+    if isinstance(message.content, str):
+        return message.content
+    parts: list[dict[str, Any]] = []
+    for part in message.content:
+        if isinstance(part, ImagePart):
+            image: dict[str, Any] = {"url": part.url}
+            if part.detail:
+                image["detail"] = part.detail
+            parts.append({"type": "image_url", "image_url": image})
+        else:
+            parts.append({"type": "text", "text": part.text})
+    return parts
+
+
 def _message(message: Message) -> dict[str, Any]:
-    out: dict[str, Any] = {"role": message.role, "content": message.content}
+    content = message.text if message.role == "tool" else _content(message)
+    out: dict[str, Any] = {"role": message.role, "content": content}
     if message.name:
         out["name"] = message.name
     if message.tool_call_id:
@@ -148,6 +173,26 @@ def build_chat_body(
         body["frequency_penalty"] = request.frequency_penalty
     if request.tools:
         body["tools"] = [_tool(t) for t in request.tools]
+    choice = request.tool_choice
+    if choice is not None:
+        body["tool_choice"] = (
+            {"type": "function", "function": {"name": choice.name}}
+            if isinstance(choice, NamedToolChoice)
+            else choice
+        )
+    if request.parallel_tool_calls is not None:
+        body["parallel_tool_calls"] = request.parallel_tool_calls
+    fmt = request.response_format
+    if fmt is not None:
+        if fmt.type == "json_object":
+            body["response_format"] = {"type": "json_object"}
+        else:
+            schema: dict[str, Any] = {"name": fmt.name, "schema": dict(fmt.schema or {})}
+            if fmt.strict is not None:
+                schema["strict"] = fmt.strict
+            body["response_format"] = {"type": "json_schema", "json_schema": schema}
+    if request.reasoning_effort is not None:
+        body["reasoning_effort"] = request.reasoning_effort
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
@@ -303,16 +348,19 @@ class OpenAIStreamDecoder(SSEStreamDecoder):
     """``chat.completion.chunk`` SSE events to stream events.
 
     Text and reasoning (``reasoning_content``/``reasoning``, as llama.cpp and other compatible
-    servers send) stream as they arrive; tool-call fragments are joined by ``index`` and emitted
-    once the choice finishes. Usage is the last ``usage`` seen (or llama.cpp ``timings``). The
-    stream ends at ``[DONE]``; a body that ends after a ``finish_reason`` but without
-    ``[DONE]`` is accepted, one that ends before is a cut connection.
+    servers send) stream as they arrive; each tool-call fragment is a ``ToolCallDelta`` (by
+    ``index``, once the call's name is known), and the fragments joined by ``index`` are parsed
+    and emitted as ``ToolCallEvent`` once the choice finishes. Usage is the last ``usage`` seen
+    (or llama.cpp ``timings``). The stream ends at ``[DONE]``; a body that ends after a
+    ``finish_reason`` but without ``[DONE]`` is accepted, one that ends before is a cut
+    connection.
     """
 
     def __init__(self, *, provider: str, model: str, request_id: str | None = None) -> None:
         super().__init__(provider=provider, model=model, request_id=request_id)
         self._raw_finish: str | None = None
-        self._tools: dict[int, list[Any]] = {}  # index -> [id, name, [argument fragments]]
+        # index -> [id, name, [argument fragments], fragments sent as deltas, announced]
+        self._tools: dict[int, list[Any]] = {}
         self._refusal: list[str] = []
 
     def on_event(self, event: ServerSentEvent, out: list[StreamEvent]) -> None:
@@ -380,25 +428,36 @@ class OpenAIStreamDecoder(SSEStreamDecoder):
                     raise self.protocol_error(f"tool call index is not an integer: {index!r}")
                 slot = self._tools.get(index)
                 if slot is None:
-                    slot = self._tools[index] = [None, None, []]
-                if call.get("id"):
-                    slot[0] = call["id"]
+                    # the id is fixed by the first fragment (invented if it has none)
+                    call_id = call.get("id")
+                    slot = self._tools[index] = [
+                        call_id if isinstance(call_id, str) and call_id else f"call_{index}",
+                        None,
+                        [],
+                        0,
+                        False,
+                    ]
                 function = call.get("function")
                 if isinstance(function, dict):
                     if function.get("name") and not slot[1]:
-                        slot[1] = function["name"]
+                        slot[1] = str(function["name"])
                     fragment = function.get("arguments")
                     if isinstance(fragment, str):
                         slot[2].append(fragment)
                     elif isinstance(fragment, dict):  # some servers send the object whole
                         slot[2].append(json.dumps(fragment))
+                if slot[1]:
+                    pending = "".join(slot[2][slot[3] :])
+                    if pending or not slot[4]:  # the first delta announces the call
+                        out.append(self.tool_delta(index, slot[0], slot[1], pending))
+                        slot[3], slot[4] = len(slot[2]), True
 
     def _flush_tools(self, out: list[StreamEvent]) -> None:
         for index in sorted(self._tools):
-            call_id, name, fragments = self._tools[index]
+            call_id, name, fragments, _, _ = self._tools[index]
             if not isinstance(name, str) or not name:
                 raise self.protocol_error(f"tool call {index} has no function name")
-            out.append(self.tool_call(str(call_id or f"call_{index}"), name, "".join(fragments)))
+            out.append(self.tool_call(call_id, name, "".join(fragments)))
         self._tools.clear()
 
     def _end(self, out: list[StreamEvent]) -> None:
@@ -423,8 +482,8 @@ class OpenAIAdapter(HttpAdapter):
     the widely supported ``max_tokens``."""
 
     embed_batch_limit = 2048
-    #: the sampling parameters the API defines
-    supported_params = frozenset(OPTIONAL_PARAMS)
+    #: the sampling parameters and features the API defines
+    supported_params = frozenset(OPTIONAL_PARAMS + FEATURE_PARAMS)
     health_path = "models"
     chat_path = "chat/completions"
     embed_path = "embeddings"
@@ -445,14 +504,19 @@ class OpenAIAdapter(HttpAdapter):
 
     async def generate(self, request: GenerateRequest) -> GenerateResult:
         model = self.model_for(request.model)
+        ignored(self.provider, request, why="prompt caching is automatic")
         body = build_chat_body(request, model, stream=False, max_tokens_field=self.max_tokens_field)
         payload, meta = await self.call_json("POST", self.chat_path, body, model=model)
-        return parse_chat_completion(payload, provider=self.provider, model=model, meta=meta)
+        result = parse_chat_completion(payload, provider=self.provider, model=model, meta=meta)
+        return check_structured_output(request, result, provider=self.provider, model=model)
 
     def stream(self, request: GenerateRequest) -> StreamContext:
         model = self.model_for(request.model)
+        ignored(self.provider, request, why="prompt caching is automatic")
         body = build_chat_body(request, model, stream=True, max_tokens_field=self.max_tokens_field)
         decoder = OpenAIStreamDecoder(provider=self.provider, model=model)
+        decoder.response_format = request.response_format
+        decoder.invalid_output = request.invalid_output
         return self.open_stream(self.chat_path, body, model=model, decoder=decoder)
 
     async def embed(self, request: EmbedRequest) -> EmbeddingResult:

@@ -401,7 +401,7 @@ def _input_content(request: GenerateRequest) -> dict[str, str]:
     out: dict[str, str] = {}
     if request.system_prompt:
         out["gen_ai.system_instructions"] = json.dumps([_text_part(request.system_prompt)])
-    messages = [{"role": m.role, "parts": [_text_part(m.content)]} for m in request.all_messages()]
+    messages = [{"role": m.role, "parts": [_text_part(m.text)]} for m in request.all_messages()]
     out["gen_ai.input.messages"] = json.dumps(messages)
     return out
 

@@ -26,7 +26,7 @@ from collections.abc import (
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 import httpx
@@ -72,6 +72,9 @@ from ._requests import (
     ChainLike,
     ExtraLike,
     MessageLike,
+    ResponseFormatLike,
+    ToolChoiceLike,
+    ToolLike,
     check_route,
     embed_request,
     generate_request,
@@ -478,7 +481,13 @@ class UnifiedOrchestrator:
         messages: Sequence[MessageLike] | None = None,
         timeout: float | None = None,
         allow_fallback: bool = True,
-        tools: Sequence[Mapping[str, Any]] = (),
+        tools: Sequence[ToolLike] = (),
+        tool_choice: ToolChoiceLike | None = None,
+        parallel_tool_calls: bool | None = None,
+        response_format: ResponseFormatLike | None = None,
+        invalid_output: Literal["next", "retry", "return"] = "next",
+        reasoning_effort: Literal["low", "medium", "high"] | None = None,
+        cache_system: bool = False,
         extra: ExtraLike | None = None,
         max_cost: float | None = None,
         drop_unsupported_params: bool | None = None,
@@ -504,6 +513,12 @@ class UnifiedOrchestrator:
             presence_penalty=presence_penalty,
             frequency_penalty=frequency_penalty,
             tools=tools,
+            tool_choice=tool_choice,
+            parallel_tool_calls=parallel_tool_calls,
+            response_format=response_format,
+            invalid_output=invalid_output,
+            reasoning_effort=reasoning_effort,
+            cache_system=cache_system,
         )
         spec = route_spec(
             self.config,
@@ -551,7 +566,13 @@ class UnifiedOrchestrator:
         messages: Sequence[MessageLike] | None = None,
         timeout: float | None = None,
         allow_fallback: bool = True,
-        tools: Sequence[Mapping[str, Any]] = (),
+        tools: Sequence[ToolLike] = (),
+        tool_choice: ToolChoiceLike | None = None,
+        parallel_tool_calls: bool | None = None,
+        response_format: ResponseFormatLike | None = None,
+        invalid_output: Literal["next", "retry", "return"] = "next",
+        reasoning_effort: Literal["low", "medium", "high"] | None = None,
+        cache_system: bool = False,
         extra: ExtraLike | None = None,
         max_cost: float | None = None,
         drop_unsupported_params: bool | None = None,
@@ -577,6 +598,12 @@ class UnifiedOrchestrator:
             presence_penalty=presence_penalty,
             frequency_penalty=frequency_penalty,
             tools=tools,
+            tool_choice=tool_choice,
+            parallel_tool_calls=parallel_tool_calls,
+            response_format=response_format,
+            invalid_output=invalid_output,
+            reasoning_effort=reasoning_effort,
+            cache_system=cache_system,
         )
         spec = route_spec(
             self.config,

@@ -9,13 +9,17 @@ did-you-mean. Nothing here sends anything.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import enum
 import json
 import math
+import re
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any, TypeAlias
+from typing import Any, Literal, TypeAlias, cast
 
 import attrs
+import jsonschema
 import trio
 
 from ..config import HafsConfig
@@ -23,13 +27,30 @@ from ..errors import InvalidRequestError, InvalidRequestTypeError, UnknownProvid
 from ..routing import RouteRequest, RouteSpec
 from ..routing.tiers import Route, RouteEntry, name_of, parse_route_entry
 from ..tokens import embed_window_tokens, request_tokens
-from ..types import EmbedRequest, GenerateRequest, Message, ToolCall
+from ..types import (
+    REASONING_EFFORTS,
+    ContentPart,
+    EmbedRequest,
+    GenerateRequest,
+    ImagePart,
+    Message,
+    NamedToolChoice,
+    ReasoningEffort,
+    ResponseFormat,
+    TextPart,
+    Tool,
+    ToolCall,
+    ToolChoice,
+)
 
 __all__ = [
     "ChainLike",
     "ExtraLike",
     "MessageLike",
     "ProviderLike",
+    "ResponseFormatLike",
+    "ToolChoiceLike",
+    "ToolLike",
     "check_route",
     "embed_request",
     "generate_request",
@@ -43,8 +64,18 @@ ChainLike: TypeAlias = Sequence[StepLike]
 MessageLike: TypeAlias = Message | Mapping[str, Any]
 #: extra body fields per provider: ``{"openai": {"logit_bias": {...}}}``
 ExtraLike: TypeAlias = Mapping[ProviderLike, Mapping[str, Any]]
+#: a typed :class:`Tool` or OpenAI's ``{"type": "function", "function": {...}}``
+ToolLike: TypeAlias = Tool | Mapping[str, Any]
+#: "auto", "none", "required", a :class:`NamedToolChoice` or OpenAI's named-function dict
+ToolChoiceLike: TypeAlias = str | NamedToolChoice | Mapping[str, Any]
+#: a :class:`ResponseFormat` or OpenAI's ``response_format`` dict
+ResponseFormatLike: TypeAlias = ResponseFormat | Mapping[str, Any]
 
 _ROLES = ("system", "user", "assistant", "tool")
+#: function and schema names as OpenAI and Anthropic accept them (Gemini's are a superset)
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_DATA_URL = re.compile(r"data:(image/[A-Za-z0-9.+-]+);base64,(.*)", re.DOTALL)
+_MESSAGE_FIELDS = {"role", "content", "name", "tool_call_id", "tool_calls", "cache"}
 
 
 def _text(argument: str, value: object, *, empty_ok: bool = True) -> str:
@@ -121,7 +152,7 @@ def message(m: object, argument: str = "messages[0]") -> Message:
     if isinstance(m, Message):
         fields = attrs.asdict(m, recurse=False)
     elif isinstance(m, Mapping):
-        unknown = sorted(set(m) - {"role", "content", "name", "tool_call_id", "tool_calls"})
+        unknown = sorted(set(m) - _MESSAGE_FIELDS)
         if unknown:
             raise InvalidRequestError(argument, f"unknown message field(s): {', '.join(unknown)}")
         fields = dict(m)
@@ -143,13 +174,73 @@ def message(m: object, argument: str = "messages[0]") -> Message:
     call_id = fields.get("tool_call_id")
     if role == "tool" and not call_id:
         raise InvalidRequestError(f"{argument}.tool_call_id", "a tool message needs one")
+    cache = fields.get("cache", False)
+    if not isinstance(cache, bool):
+        raise InvalidRequestTypeError(f"{argument}.cache", "must be a bool")
+    body = (
+        _text(f"{argument}.content", content)
+        if isinstance(content, str)
+        else _parts(f"{argument}.content", content)
+    )
+    if not isinstance(body, str) and role != "user" and any(isinstance(p, ImagePart) for p in body):
+        raise InvalidRequestError(f"{argument}.content", "images belong in user messages")
     return Message(
         role=role,
-        content=_text(f"{argument}.content", content),
+        content=body,
         name=None if name is None else _text(f"{argument}.name", name),
         tool_call_id=None if call_id is None else _text(f"{argument}.tool_call_id", call_id),
         tool_calls=calls,
+        cache=cache,
+        native=fields.get("native"),
     )
+
+
+def _parts(argument: str, value: object) -> tuple[ContentPart, ...]:
+    """Content parts: typed, or OpenAI's ``text`` / ``image_url`` dicts."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise InvalidRequestTypeError(
+            argument, f"must be a str or a list of content parts, not {type(value).__name__}"
+        )
+    return tuple(_part(f"{argument}[{i}]", p) for i, p in enumerate(value))
+
+
+def _part(argument: str, value: object) -> ContentPart:
+    if isinstance(value, TextPart):
+        return TextPart(_text(f"{argument}.text", value.text))
+    if isinstance(value, ImagePart):
+        return _image(argument, value.url, value.detail)
+    if not isinstance(value, Mapping):
+        raise InvalidRequestTypeError(
+            argument, f"must be a TextPart, an ImagePart or a dict, not {type(value).__name__}"
+        )
+    kind = value.get("type")
+    if kind == "text":
+        return TextPart(_text(f"{argument}.text", value.get("text")))
+    if kind == "image_url":
+        image = value.get("image_url")
+        if not isinstance(image, Mapping):
+            raise InvalidRequestTypeError(f"{argument}.image_url", "must be a dict with a url")
+        return _image(f"{argument}.image_url", image.get("url"), image.get("detail"))
+    raise InvalidRequestError(f"{argument}.type", f"must be 'text' or 'image_url', got {kind!r}")
+
+
+def _image(argument: str, url: object, detail: object) -> ImagePart:
+    url = _text(f"{argument}.url", url, empty_ok=False)
+    if detail is not None and detail not in ("low", "high", "auto"):
+        raise InvalidRequestError(f"{argument}.detail", f"must be low, high or auto: {detail!r}")
+    if url.startswith("data:"):
+        match = _DATA_URL.fullmatch(url)
+        if match is None:
+            raise InvalidRequestError(
+                f"{argument}.url", "a data URL must be data:image/<type>;base64,<data>"
+            )
+        try:
+            base64.b64decode(match.group(2), validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidRequestError(f"{argument}.url", "the data URL is not base64") from None
+    elif not url.startswith("https://") and not url.startswith("http://"):
+        raise InvalidRequestError(f"{argument}.url", "must be an https:// or data: URL")
+    return ImagePart(url, None if detail is None else str(detail))
 
 
 def _stop(value: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -162,16 +253,139 @@ def _stop(value: str | Sequence[str] | None) -> tuple[str, ...]:
     return tuple(_text(f"stop[{i}]", s, empty_ok=False) for i, s in enumerate(value))
 
 
+def _schema(argument: str, schema: object) -> Mapping[str, Any]:
+    """A JSON schema that is one (checked against its metaschema)."""
+    if not isinstance(schema, Mapping):
+        raise InvalidRequestTypeError(argument, "must be a JSON schema (a dict)")
+    _json(argument, schema)
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(dict(schema))
+    except jsonschema.SchemaError as exc:
+        raise InvalidRequestError(argument, f"is not a valid JSON schema: {exc.message}") from None
+    return schema
+
+
+def _name(argument: str, value: object) -> str:
+    name = _text(argument, value, empty_ok=False)
+    if not _NAME.fullmatch(name):
+        raise InvalidRequestError(argument, f"must match [A-Za-z0-9_-]{{1,64}}, got {name!r}")
+    return name
+
+
+def _tool(argument: str, tool: object) -> Mapping[str, Any]:
+    """A tool in OpenAI's function shape; other (provider-native) dicts pass unchanged."""
+    if isinstance(tool, Tool):
+        tool = tool.to_openai()
+    if not isinstance(tool, Mapping):
+        raise InvalidRequestTypeError(
+            argument, f"must be a Tool or a dict (a tool definition), not {type(tool).__name__}"
+        )
+    _json(argument, tool)
+    if tool.get("type") == "function" or "function" in tool:
+        function = tool.get("function")
+        if not isinstance(function, Mapping):
+            raise InvalidRequestTypeError(f"{argument}.function", "must be a dict")
+        _name(f"{argument}.function.name", function.get("name"))
+        if "parameters" in function:
+            _schema(f"{argument}.function.parameters", function["parameters"])
+        description = function.get("description")
+        if description is not None:
+            _text(f"{argument}.function.description", description)
+    return tool
+
+
 def _tools(value: object) -> tuple[Mapping[str, Any], ...]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise InvalidRequestTypeError("tools", "must be a list of tool definitions")
-    for i, tool in enumerate(value):
-        if not isinstance(tool, Mapping):
-            raise InvalidRequestTypeError(
-                f"tools[{i}]", f"must be a dict (a tool definition), not {type(tool).__name__}"
+    return tuple(_tool(f"tools[{i}]", tool) for i, tool in enumerate(value))
+
+
+def _tool_names(tools: Sequence[Mapping[str, Any]]) -> set[str]:
+    names = set()
+    for tool in tools:
+        function = tool.get("function")
+        if isinstance(function, Mapping):
+            names.add(str(function.get("name")))
+        elif isinstance(tool.get("name"), str):
+            names.add(tool["name"])
+    return names
+
+
+def _tool_choice(value: object, tools: Sequence[Mapping[str, Any]]) -> ToolChoice | None:
+    if value is None:
+        return None
+    choice: ToolChoice
+    if isinstance(value, str):
+        if value not in ("auto", "none", "required"):
+            raise InvalidRequestError(
+                "tool_choice", f"must be auto, none, required or a named function, not {value!r}"
             )
-        _json(f"tools[{i}]", tool)
-    return tuple(value)
+        choice = cast('Literal["auto", "none", "required"]', value)
+    elif isinstance(value, NamedToolChoice):
+        choice = NamedToolChoice(_name("tool_choice.name", value.name))
+    elif isinstance(value, Mapping):
+        function = value.get("function")
+        if value.get("type") != "function" or not isinstance(function, Mapping):
+            raise InvalidRequestError(
+                "tool_choice", 'a dict must be {"type": "function", "function": {"name": ...}}'
+            )
+        choice = NamedToolChoice(_name("tool_choice.function.name", function.get("name")))
+    else:
+        raise InvalidRequestTypeError(
+            "tool_choice", f"must be a str, a NamedToolChoice or a dict, not {value!r}"
+        )
+    if not tools and choice != "none":
+        raise InvalidRequestError("tool_choice", "needs tools")
+    if isinstance(choice, NamedToolChoice) and choice.name not in _tool_names(tools):
+        raise InvalidRequestError("tool_choice", f"names no tool of the request: {choice.name!r}")
+    return choice
+
+
+def _response_format(value: object) -> ResponseFormat | None:
+    if value is None:
+        return None
+    if isinstance(value, ResponseFormat):
+        value = {
+            "type": value.type,
+            "json_schema": {"name": value.name, "schema": value.schema, "strict": value.strict},
+        }
+    if not isinstance(value, Mapping):
+        raise InvalidRequestTypeError(
+            "response_format", f"must be a ResponseFormat or a dict, not {type(value).__name__}"
+        )
+    kind = value.get("type")
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return ResponseFormat("json_object")
+    if kind != "json_schema":
+        raise InvalidRequestError(
+            "response_format.type", f"must be text, json_object or json_schema, not {kind!r}"
+        )
+    spec = value.get("json_schema")
+    if not isinstance(spec, Mapping):
+        raise InvalidRequestTypeError("response_format.json_schema", "must be a dict")
+    strict = spec.get("strict")
+    if strict is not None and not isinstance(strict, bool):
+        raise InvalidRequestTypeError("response_format.json_schema.strict", "must be a bool")
+    return ResponseFormat(
+        "json_schema",
+        schema=_schema("response_format.json_schema.schema", spec.get("schema")),
+        name=_name("response_format.json_schema.name", spec.get("name", "response")),
+        strict=strict,
+    )
+
+
+def _choice(argument: str, value: object, allowed: Sequence[str]) -> Any:
+    if value is not None and value not in allowed:
+        raise InvalidRequestError(argument, f"must be one of {', '.join(allowed)}, not {value!r}")
+    return value
+
+
+def _flag(argument: str, value: object) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise InvalidRequestTypeError(argument, f"must be a bool, not {type(value).__name__}")
+    return value
 
 
 def generate_request(
@@ -187,6 +401,12 @@ def generate_request(
     presence_penalty: float | None,
     frequency_penalty: float | None,
     tools: object,
+    tool_choice: object = None,
+    parallel_tool_calls: object = None,
+    response_format: object = None,
+    invalid_output: object = "next",
+    reasoning_effort: object = None,
+    cache_system: object = False,
 ) -> GenerateRequest:
     """A validated generation request (model and extra are set per candidate by the router)."""
     if prompt is None and not messages:
@@ -195,6 +415,10 @@ def generate_request(
         isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence)
     ):
         raise InvalidRequestTypeError("messages", "must be a list of messages")
+    checked_tools = _tools(tools)
+    effort: ReasoningEffort | None = _choice(
+        "reasoning_effort", reasoning_effort, REASONING_EFFORTS
+    )
     return GenerateRequest(
         model="",
         prompt=None if prompt is None else _text("prompt", prompt),
@@ -203,11 +427,17 @@ def generate_request(
         max_tokens=_integer("max_tokens", max_tokens, 1),
         temperature=_number("temperature", temperature, 0.0, 2.0),
         stop=_stop(stop),
-        tools=_tools(tools),
+        tools=checked_tools,
         top_p=_number("top_p", top_p, 0.0, 1.0),
         seed=_integer("seed", seed, -(2**63)),
         presence_penalty=_number("presence_penalty", presence_penalty, -2.0, 2.0),
         frequency_penalty=_number("frequency_penalty", frequency_penalty, -2.0, 2.0),
+        tool_choice=_tool_choice(tool_choice, checked_tools),
+        parallel_tool_calls=_flag("parallel_tool_calls", parallel_tool_calls),
+        response_format=_response_format(response_format),
+        invalid_output=_choice("invalid_output", invalid_output, ("next", "retry", "return")),
+        reasoning_effort=effort,
+        cache_system=bool(_flag("cache_system", cache_system)),
     )
 
 

@@ -11,17 +11,18 @@ from ..errors import ProviderTimeoutError
 from ..types import (
     FinishEvent,
     FinishReason,
+    ProviderTurn,
     RateLimitInfo,
     StreamStart,
-    TextDelta,
     ThoughtDelta,
     ToolCall,
     ToolCallEvent,
+    TurnEvent,
     Usage,
     UsageEvent,
 )
 from ._messages import StreamCall
-from ._streams import StreamSink
+from ._streams import CONTENT_EVENTS, StreamSink
 
 
 class StreamState:
@@ -29,6 +30,7 @@ class StreamState:
         "finish",
         "first_token_at",
         "model",
+        "native",
         "rate_limit",
         "raw_finish",
         "request_id",
@@ -47,6 +49,7 @@ class StreamState:
         self.rate_limit: RateLimitInfo | None = None
         self.thoughts: list[str] = []
         self.tool_calls: list[ToolCall] = []
+        self.native: ProviderTurn | None = None
 
 
 async def pump(
@@ -66,7 +69,7 @@ async def pump(
     idle = call.idle_timeout if call.idle_timeout is not None else math.inf
     with trio.CancelScope(deadline=start + ttft) as scope:
         async for event in events:
-            if isinstance(event, (TextDelta, ThoughtDelta, ToolCallEvent)):
+            if isinstance(event, CONTENT_EVENTS):
                 if state.first_token_at is None:
                     state.first_token_at = trio.current_time()
                 if isinstance(event, ThoughtDelta):
@@ -75,6 +78,8 @@ async def pump(
                     state.tool_calls.append(event.tool_call)
             elif isinstance(event, UsageEvent):
                 state.usage = event.usage
+            elif isinstance(event, TurnEvent):
+                state.native = event.turn
             elif isinstance(event, FinishEvent):
                 state.finish = event.finish_reason
                 state.raw_finish = event.raw_finish_reason

@@ -14,11 +14,21 @@ from typing import TypeAlias
 import trio
 
 from ..errors import HafsError, StreamAbandoned
-from ..types import GenerateResult, StreamEvent, TextDelta, ThoughtDelta, ToolCallEvent
+from ..types import (
+    GenerateResult,
+    StreamEvent,
+    TextDelta,
+    ThoughtDelta,
+    ToolCallDelta,
+    ToolCallEvent,
+)
 
 __all__ = ["RacingSink", "StreamItem", "StreamOutcome", "StreamSink"]
 
 StreamItem: TypeAlias = StreamEvent
+
+#: the events that commit a stream: content the caller may act on (a tool-call delta too)
+CONTENT_EVENTS = (TextDelta, ThoughtDelta, ToolCallDelta, ToolCallEvent)
 
 
 class StreamOutcome:
@@ -34,10 +44,11 @@ class StreamOutcome:
 class StreamSink:
     """The chain's gate between provider attempts and the caller's channel.
 
-    Metadata events (start, usage, finish) are held back until the first content event, the
-    moment the stream is *committed*: before it, a failed attempt is discarded without a trace
-    and the next candidate starts clean; after it, fallback would change an answer already being
-    read, so a failure ends the stream with :class:`StreamInterruptedError`.
+    Metadata events (start, usage, turn, finish) are held back until the first content event
+    (text, thought, tool-call delta or call), the moment the stream is *committed*: before it, a
+    failed attempt is discarded without a trace and the next candidate starts clean; after it,
+    fallback would change an answer already being read (or a tool call already begun), so a
+    failure ends the stream with :class:`StreamInterruptedError`.
 
     Committing also lifts the deadlines of the request and of the attempt (registered with
     :meth:`lift_on_commit`): from then on a healthy stream is bounded only by its idle timeout
@@ -75,7 +86,7 @@ class StreamSink:
     async def send(self, event: StreamItem) -> None:
         if isinstance(event, TextDelta):
             self.parts.append(event.text)
-        elif not self.committed and not isinstance(event, (ThoughtDelta, ToolCallEvent)):
+        elif not self.committed and not isinstance(event, CONTENT_EVENTS):
             self._held.append(event)
             return
         if not self.committed:
@@ -127,7 +138,7 @@ class RacingSink(StreamSink):
         self._on_win = on_win
 
     async def send(self, event: StreamItem) -> None:
-        if not self.committed and (isinstance(event, (TextDelta, ThoughtDelta, ToolCallEvent))):
+        if not self.committed and isinstance(event, CONTENT_EVENTS):
             if self._shared.committed:
                 raise StreamAbandoned("another contender of the hedge produced content first")
             self._on_win()

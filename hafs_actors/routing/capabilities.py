@@ -37,7 +37,9 @@ LOCAL_KINDS: frozenset[str] = frozenset({"ollama", "llamacpp"})
 
 @attrs.frozen
 class ModelCapabilities:
-    """Limits and prices of one model. Prices are USD per million tokens; ``None`` is unknown."""
+    """Limits, features and prices of one model. Prices are USD per million tokens; ``None``
+    is unknown. ``cached_input_price`` / ``cache_write_price`` apply to the input tokens read
+    from / written to the provider's prompt cache (``input_price`` when unset)."""
 
     context_window: int
     max_output_tokens: int
@@ -45,6 +47,20 @@ class ModelCapabilities:
     supports_embeddings: bool = False  # True for embedding models
     input_price: float | None = None
     output_price: float | None = None
+    supports_vision: bool = False  # images in messages
+    supports_reasoning: bool = False  # reasoning_effort (a thinking budget or level)
+    cached_input_price: float | None = None
+    cache_write_price: float | None = None
+
+    def lacks(self, params: Iterable[str]) -> tuple[str, ...]:
+        """The request features (``GenerateRequest.params()`` names) this model cannot serve,
+        sorted: routing skips it for them with a reason."""
+        missing = []
+        if not self.supports_vision:
+            missing.append("images")
+        if not self.supports_reasoning:
+            missing.append("reasoning_effort")
+        return tuple(sorted(set(missing).intersection(params)))
 
 
 @attrs.frozen
@@ -57,6 +73,10 @@ class CapabilityOverride:
     supports_embeddings: bool | None = None
     input_price: float | None = attrs.field(default=None, validator=number_at_least(0))
     output_price: float | None = attrs.field(default=None, validator=number_at_least(0))
+    supports_vision: bool | None = None
+    supports_reasoning: bool | None = None
+    cached_input_price: float | None = attrs.field(default=None, validator=number_at_least(0))
+    cache_write_price: float | None = attrs.field(default=None, validator=number_at_least(0))
 
     def apply(self, base: ModelCapabilities) -> ModelCapabilities:
         changes = {k: v for k, v in attrs.asdict(self).items() if v is not None}
@@ -67,68 +87,82 @@ class CapabilityOverride:
 DEFAULT_CAPABILITIES = ModelCapabilities(context_window=8_192, max_output_tokens=4_096)
 
 
-def _caps(window: int, output: int, *, embeddings: bool = False) -> ModelCapabilities:
+def _caps(
+    window: int,
+    output: int,
+    *,
+    embeddings: bool = False,
+    vision: bool = False,
+    reasoning: bool = False,
+) -> ModelCapabilities:
     return ModelCapabilities(
         context_window=window,
         max_output_tokens=output,
         supports_embeddings=embeddings,
         supports_streaming=not embeddings,
+        supports_vision=vision,
+        supports_reasoning=reasoning,
     )
 
 
 # Model-name prefix -> capabilities. Longest matching prefix wins, so specific entries
 # ("gpt-4o") beat general ones ("gpt-4"). Figures from the providers' model pages, rounded.
 _BUILTIN: Mapping[str, ModelCapabilities] = {
-    # Anthropic
-    "claude": _caps(200_000, 8_192),
-    "claude-3-": _caps(200_000, 4_096),
-    "claude-3-5-": _caps(200_000, 8_192),
-    "claude-3-7-sonnet": _caps(200_000, 64_000),
-    "claude-sonnet-4": _caps(200_000, 64_000),
-    "claude-haiku-4": _caps(200_000, 64_000),
-    "claude-opus-4": _caps(200_000, 32_000),
-    "claude-opus-4-5": _caps(200_000, 64_000),
-    # Gemini
-    "gemini": _caps(1_048_576, 8_192),
-    "gemini-1.5-pro": _caps(2_097_152, 8_192),
-    "gemini-2.5": _caps(1_048_576, 65_536),
-    "gemini-3": _caps(1_048_576, 65_536),
+    # Anthropic: every Claude 3+ model takes images; extended thinking from 3.7 Sonnet
+    "claude": _caps(200_000, 8_192, vision=True),
+    "claude-3-": _caps(200_000, 4_096, vision=True),
+    "claude-3-5-": _caps(200_000, 8_192, vision=True),
+    "claude-3-7-sonnet": _caps(200_000, 64_000, vision=True, reasoning=True),
+    "claude-sonnet-4": _caps(200_000, 64_000, vision=True, reasoning=True),
+    "claude-haiku-4": _caps(200_000, 64_000, vision=True, reasoning=True),
+    "claude-opus-4": _caps(200_000, 32_000, vision=True, reasoning=True),
+    "claude-opus-4-5": _caps(200_000, 64_000, vision=True, reasoning=True),
+    # Gemini: all multimodal; thinking from 2.5
+    "gemini": _caps(1_048_576, 8_192, vision=True),
+    "gemini-1.5-pro": _caps(2_097_152, 8_192, vision=True),
+    "gemini-2.5": _caps(1_048_576, 65_536, vision=True, reasoning=True),
+    "gemini-3": _caps(1_048_576, 65_536, vision=True, reasoning=True),
     "text-embedding-004": _caps(2_048, 0, embeddings=True),
     "gemini-embedding": _caps(2_048, 0, embeddings=True),
-    # OpenAI
+    # OpenAI: images from GPT-4 Turbo on; reasoning_effort on o-series and GPT-5
     "gpt-3.5-turbo": _caps(16_385, 4_096),
     "gpt-4": _caps(8_192, 8_192),
-    "gpt-4-turbo": _caps(128_000, 4_096),
-    "gpt-4o": _caps(128_000, 16_384),
-    "gpt-4.1": _caps(1_047_576, 32_768),
-    "gpt-5": _caps(400_000, 128_000),
-    "o1": _caps(200_000, 100_000),
-    "o3": _caps(200_000, 100_000),
-    "o4-mini": _caps(200_000, 100_000),
+    "gpt-4-turbo": _caps(128_000, 4_096, vision=True),
+    "gpt-4o": _caps(128_000, 16_384, vision=True),
+    "gpt-4.1": _caps(1_047_576, 32_768, vision=True),
+    "gpt-5": _caps(400_000, 128_000, vision=True, reasoning=True),
+    "o1": _caps(200_000, 100_000, vision=True, reasoning=True),
+    "o3": _caps(200_000, 100_000, vision=True, reasoning=True),
+    "o4-mini": _caps(200_000, 100_000, vision=True, reasoning=True),
     "text-embedding-3": _caps(8_191, 0, embeddings=True),
     "text-embedding-ada-002": _caps(8_191, 0, embeddings=True),
     # Open models (Ollama tags, GGUF names)
     "qwen2.5": _caps(32_768, 8_192),
     "qwen2.5-coder": _caps(32_768, 8_192),
-    "qwen3": _caps(40_960, 8_192),
+    "qwen2.5vl": _caps(128_000, 8_192, vision=True),
+    "qwen3": _caps(40_960, 8_192, reasoning=True),
     "llama3": _caps(8_192, 4_096),
     "llama3.1": _caps(131_072, 8_192),
     "llama3.2": _caps(131_072, 8_192),
+    "llama3.2-vision": _caps(131_072, 8_192, vision=True),
     "llama3.3": _caps(131_072, 8_192),
+    "llava": _caps(4_096, 4_096, vision=True),
     "mistral": _caps(32_768, 8_192),
     "gemma2": _caps(8_192, 4_096),
-    "gemma3": _caps(131_072, 8_192),
-    "deepseek-r1": _caps(131_072, 8_192),
+    "gemma3": _caps(131_072, 8_192, vision=True),
+    "deepseek-r1": _caps(131_072, 8_192, reasoning=True),
+    "gpt-oss": _caps(131_072, 32_768, reasoning=True),
     "nomic-embed-text": _caps(8_192, 0, embeddings=True),
     "mxbai-embed-large": _caps(512, 0, embeddings=True),
 }
 
 # Per-kind fallbacks when no prefix matches. llama.cpp's window is whatever ``--ctx-size`` the
-# server was started with; 8k is a common setting, and the model name tells nothing.
+# server was started with; 8k is a common setting, and the model name tells nothing (nor
+# whether it was started with a vision projector: configure ``supports_vision``).
 _KIND_DEFAULTS: Mapping[str, ModelCapabilities] = {
-    "anthropic": _caps(200_000, 8_192),
-    "gemini": _caps(1_048_576, 8_192),
-    "openai": _caps(128_000, 16_384),
+    "anthropic": _caps(200_000, 8_192, vision=True),
+    "gemini": _caps(1_048_576, 8_192, vision=True),
+    "openai": _caps(128_000, 16_384, vision=True),
     "ollama": DEFAULT_CAPABILITIES,
     "llamacpp": DEFAULT_CAPABILITIES,
 }
@@ -214,7 +248,20 @@ def estimate_cost(
 
 
 def usage_cost(caps: ModelCapabilities, usage: Usage) -> float | None:
-    """Cost of a completed call from its reported usage; ``None`` if usage or a price is unknown."""
+    """Cost of a completed call from its reported usage; ``None`` if usage or a price is unknown.
+
+    ``usage.input_tokens`` includes the cached tokens (docs/providers.md): those read from the
+    cache cost ``cached_input_price``, those written ``cache_write_price``, where configured.
+    """
     if usage.input_tokens is None and usage.output_tokens is None:
         return None
-    return estimate_cost(caps, usage.input_tokens or 0, usage.output_tokens or 0)
+    cost = estimate_cost(caps, usage.input_tokens or 0, usage.output_tokens or 0)
+    if cost is None or caps.input_price is None:
+        return cost
+    for tokens, price in (
+        (usage.cache_read_tokens, caps.cached_input_price),
+        (usage.cache_write_tokens, caps.cache_write_price),
+    ):
+        if tokens and price is not None:
+            cost += tokens * (price - caps.input_price) / 1_000_000
+    return cost

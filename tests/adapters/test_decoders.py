@@ -14,6 +14,7 @@ from hafs_actors.adapters import (
     OpenAIStreamDecoder,
     StreamCollector,
     StreamDecoder,
+    ToolArgumentsError,
 )
 from hafs_actors.adapters.openai import parse_chat_completion
 from hafs_actors.errors import (
@@ -87,8 +88,11 @@ def test_openai_parallel_tool_calls_in_index_order() -> None:
 def test_openai_invalid_tool_arguments_are_a_protocol_error() -> None:
     call = {"index": 0, "id": "a", "function": {"name": "f", "arguments": "{oops"}}
     data = sse(choice({"tool_calls": [call]}), choice({}, "tool_calls"), "[DONE]")
-    with pytest.raises(ProtocolError, match="not valid JSON"):
+    # the call's deltas were delivered: interrupted, the raw arguments kept on the cause
+    with pytest.raises(StreamInterruptedError, match="not valid JSON") as first:
         decode(openai(), data)
+    assert isinstance(first.value.cause, ToolArgumentsError)
+    assert first.value.cause.raw_arguments == "{oops"
     with pytest.raises(StreamInterruptedError) as info:  # after some text: interrupted
         decode(
             openai(),

@@ -114,6 +114,15 @@ def test_fixture_inventory_is_covered() -> None:
         "ollama/chat_nonstream.json",
         "ollama/embed.json",
         "llamacpp/health_loading_503.json",
+        # tools, caching, signatures: tests/adapters/test_features.py
+        "openai/chat_stream_parallel_tool_calls.sse",
+        "openai/chat_completion_json_schema_cached.json",
+        "anthropic/messages_stream_tool_use.sse",
+        "anthropic/messages_stream_thinking_tool_use.sse",
+        "anthropic/message_thinking_tool_use_cached.json",
+        "gemini/stream_thinking_function_call_signature.sse",
+        "ollama/chat_stream_tool_call.ndjson",
+        "llamacpp/chat_stream_tool_call.sse",
     }
     present = {str(p.relative_to(FIXTURES)) for p in FIXTURES.rglob("*") if p.is_file()} - {
         "README.md"

@@ -26,17 +26,22 @@ from ...types import (
     FinishEvent,
     FinishReason,
     GenerateResult,
+    ProviderTurn,
     RateLimitInfo,
+    ResponseFormat,
     StreamEvent,
     StreamStart,
     TextDelta,
     ThoughtDelta,
     ToolCall,
+    ToolCallDelta,
     ToolCallEvent,
+    TurnEvent,
     Usage,
     UsageEvent,
 )
 from ..errormap import error_from_detail, extract_error
+from ..features import StructuredOutputError, ToolArgumentsError, parse_structured
 from .sse import ServerSentEvent, SSEFramingError, SSEItem, SSEParser, StrayBlock
 
 __all__ = [
@@ -50,7 +55,8 @@ _MESSAGE_LIMIT = 4096  # characters of an in-stream error message kept (as for e
 
 
 def parse_tool_arguments(raw: Any, *, provider: str, model: str, name: str) -> dict[str, Any]:
-    """Tool-call arguments as a dict, from a JSON string (OpenAI) or an object (others)."""
+    """Tool-call arguments as a dict, from a JSON string (OpenAI) or an object (others); a
+    :class:`ToolArgumentsError` keeping the raw text when they are not a JSON object."""
     if isinstance(raw, dict):
         return raw
     if raw is None or (isinstance(raw, str) and not raw.strip()):
@@ -59,15 +65,19 @@ def parse_tool_arguments(raw: Any, *, provider: str, model: str, name: str) -> d
         try:
             value = json.loads(raw)
         except (ValueError, RecursionError):  # RecursionError: nested too deeply
-            raise ProtocolError(
+            raise ToolArgumentsError(
                 f"tool call {name!r}: arguments are not valid JSON: {raw[:200]!r}",
+                tool_name=name,
+                raw_arguments=raw,
                 provider=provider,
                 model=model,
             ) from None
         if isinstance(value, dict):
             return value
-    raise ProtocolError(
+    raise ToolArgumentsError(
         f"tool call {name!r}: arguments must be a JSON object, got {type(raw).__name__}",
+        tool_name=name,
+        raw_arguments=raw if isinstance(raw, str) else json.dumps(raw),
         provider=provider,
         model=model,
     )
@@ -89,6 +99,9 @@ class StreamDecoder:
         #: the caller delivers them first, then raises (one network read can hold both)
         self.undelivered: list[StreamEvent] = []
         self._text: list[str] = []
+        #: the request's structured output, checked at the finish (set by the adapter)
+        self.response_format: ResponseFormat | None = None
+        self.invalid_output = "next"
 
     @property
     def partial_text(self) -> str:
@@ -165,6 +178,10 @@ class StreamDecoder:
         self.has_output = True
         return ThoughtDelta(text)
 
+    def tool_delta(self, index: int, call_id: str, name: str, fragment: str) -> ToolCallDelta:
+        self.has_output = True
+        return ToolCallDelta(index, call_id, name, fragment)
+
     def tool_call(self, call_id: str, name: str, arguments: Any) -> ToolCallEvent:
         try:
             args = parse_tool_arguments(
@@ -191,6 +208,20 @@ class StreamDecoder:
                 model=self.model,
                 request_id=self.request_id,
             )
+        fmt = self.response_format
+        if fmt is not None and self.invalid_output != "return":
+            try:
+                parse_structured(self.partial_text, fmt)
+            except ValueError as exc:
+                raise self.fail(
+                    StructuredOutputError(
+                        f"structured output: {exc}",
+                        raw_text=self.partial_text,
+                        provider=self.provider,
+                        model=self.model,
+                        retryable=self.invalid_output == "retry",
+                    )
+                ) from None
         if self.usage is not None:
             out.append(UsageEvent(self.usage))
         out.append(FinishEvent(reason, raw))
@@ -297,6 +328,7 @@ class StreamCollector:
         self.usage = Usage()
         self.finish_reason: FinishReason | None = None
         self.raw_finish_reason: str | None = None
+        self.native: ProviderTurn | None = None
 
     def add(self, event: StreamEvent) -> None:
         if isinstance(event, TextDelta):
@@ -307,6 +339,8 @@ class StreamCollector:
             self.tool_calls.append(event.tool_call)
         elif isinstance(event, UsageEvent):
             self.usage = event.usage
+        elif isinstance(event, TurnEvent):
+            self.native = event.turn
         elif isinstance(event, FinishEvent):
             self.finish_reason = event.finish_reason
             self.raw_finish_reason = event.raw_finish_reason
@@ -330,4 +364,5 @@ class StreamCollector:
             ttft=ttft,
             request_id=self.request_id,
             rate_limit=self.rate_limit,
+            native=self.native,
         )
