@@ -27,7 +27,7 @@ CONTENT_TYPE = {
 
 
 def test_every_fixture_is_covered() -> None:
-    assert len(FIXTURE_FILES) == 14
+    assert len(FIXTURE_FILES) == 22
 
 
 @pytest.mark.parametrize("path", FIXTURE_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
