@@ -51,6 +51,8 @@ __all__ = [
     "ServerError",
     "StreamAbandoned",
     "StreamInterruptedError",
+    "StructuredOutputError",
+    "ToolArgumentsError",
     "UnknownProviderError",
     "UnsupportedError",
     "redact",
@@ -223,6 +225,31 @@ class StreamInterruptedError(ProviderError):
         self.usage = usage
         self.cause = cause
         self.attempts = tuple(attempts)
+
+
+class ToolArgumentsError(ProtocolError):
+    """The provider sent a tool call whose arguments are not a JSON object; ``raw_arguments``
+    keeps them as received (the model's output, not the caller's: the request may be retried
+    elsewhere)."""
+
+    def __init__(self, message: str, *, tool_name: str, raw_arguments: str, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.tool_name = tool_name
+        self.raw_arguments = raw_arguments
+
+
+class StructuredOutputError(ProviderError):
+    """A reply that does not match the request's ``response_format``; ``raw_text`` is the reply.
+
+    Not the provider's fault as a service, so it never counts against its circuit breaker. Not
+    retryable unless the request asked for it (``invalid_output="retry"``): the chain moves on.
+    """
+
+    breaker_failure = False
+
+    def __init__(self, message: str, *, raw_text: str, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.raw_text = raw_text
 
 
 # --- runtime --------------------------------------------------------------------------------

@@ -9,11 +9,11 @@ all implementing :class:`ProviderAdapter`; :func:`create_adapter` builds one by 
 
 from __future__ import annotations
 
+from ..errors import StructuredOutputError, ToolArgumentsError
 from .anthropic import AnthropicAdapter, AnthropicStreamDecoder
 from .base import AdapterSettings, ProviderAdapter, TransportKind
 from .custom import CustomAdapterWrapper, NativeAdapter, wrap_custom_adapter
 from .errormap import error_from_body, map_transport_error
-from .features import StructuredOutputError, ToolArgumentsError
 from .gemini import GeminiAdapter, GeminiStreamDecoder
 from .http import EventStream, HttpAdapter
 from .llamacpp import LlamaCppAdapter

@@ -1,6 +1,6 @@
-"""What every adapter shares for tools, structured output, images and reasoning: the typed
-errors of a reply that breaks its contract, ``response_format`` validation, and the per-level
-reasoning budgets. Each provider module places these features on its own wire.
+"""What every adapter shares for tools, structured output, images and reasoning: checking a
+reply against its ``response_format``, and the per-level reasoning budgets. Each provider
+module places these features on its own wire.
 """
 
 from __future__ import annotations
@@ -13,13 +13,11 @@ from typing import Any
 import attrs
 import jsonschema
 
-from ..errors import ProtocolError, ProviderError
+from ..errors import StructuredOutputError
 from ..types import GenerateRequest, GenerateResult, ResponseFormat
 
 __all__ = [
     "THINKING_BUDGETS",
-    "StructuredOutputError",
-    "ToolArgumentsError",
     "check_structured_output",
     "gemini_json_schema",
     "ignored",
@@ -32,31 +30,6 @@ log = logging.getLogger("hafs_actors.adapters")
 #: ``budget_tokens``, minimum 1024; Gemini 2.5 ``thinkingBudget``). Anthropic's documentation
 #: starts at the minimum and suggests 16k+ for complex tasks.
 THINKING_BUDGETS: Mapping[str, int] = {"low": 1024, "medium": 8192, "high": 24576}
-
-
-class ToolArgumentsError(ProtocolError):
-    """The provider sent a tool call whose arguments are not a JSON object; ``raw_arguments``
-    keeps them as received (the model's output, not the caller's: the request may be retried
-    elsewhere)."""
-
-    def __init__(self, message: str, *, tool_name: str, raw_arguments: str, **kw: Any) -> None:
-        super().__init__(message, **kw)
-        self.tool_name = tool_name
-        self.raw_arguments = raw_arguments
-
-
-class StructuredOutputError(ProviderError):
-    """A reply that does not match the request's ``response_format``; ``raw_text`` is the reply.
-
-    Not the provider's fault as a service, so it never counts against its circuit breaker. Not
-    retryable unless the request asked for it (``invalid_output="retry"``): the chain moves on.
-    """
-
-    breaker_failure = False
-
-    def __init__(self, message: str, *, raw_text: str, **kw: Any) -> None:
-        super().__init__(message, **kw)
-        self.raw_text = raw_text
 
 
 def parse_structured(text: str, fmt: ResponseFormat) -> Any:

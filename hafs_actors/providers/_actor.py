@@ -18,6 +18,7 @@ import trio
 
 from ..actors import Actor, Envelope
 from ..adapters.base import ProviderAdapter
+from ..adapters.features import check_structured_output
 from ..errors import (
     ProviderError,
     ProviderTimeoutError,
@@ -181,7 +182,7 @@ class ProviderActor(Actor[ProviderMessage, Any]):
             raise self._timed_out(call)
         await sink.flush()
         usage = state.usage or Usage()
-        return GenerateResult(
+        result = GenerateResult(
             content=sink.text,
             provider=cell.name,
             model=state.model or request.model,
@@ -195,4 +196,7 @@ class ProviderActor(Actor[ProviderMessage, Any]):
             request_id=state.request_id,
             rate_limit=state.rate_limit,
             cost=cell.cost_of(request.model, usage),
+            native=state.native,
         )
+        # the stream was delivered already: a reply that does not validate fails this attempt
+        return check_structured_output(request, result, provider=cell.name, model=request.model)

@@ -259,8 +259,12 @@ def _judge(
         if cost is not None and cost > request.max_cost:
             return Skipped(provider, model, f"{_TOO_COSTLY} {cost:.6g} > max {request.max_cost:g}")
     unsupported: tuple[str, ...] = ()
-    if state.supported_params is not None and request.params:
-        unsupported = tuple(sorted(request.params - state.supported_params))
+    if request.params:
+        # what the adapter cannot place on the wire, and what this model cannot serve
+        missing = set(caps.lacks(request.params))
+        if state.supported_params is not None:
+            missing |= request.params - state.supported_params
+        unsupported = tuple(sorted(missing))
         if unsupported and not request.drop_unsupported:
             return Skipped(provider, model, f"{_UNSUPPORTED}: {', '.join(unsupported)}")
     return Candidate(provider, model, caps.context_window, unsupported)

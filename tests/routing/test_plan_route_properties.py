@@ -181,7 +181,9 @@ def test_candidates_can_serve_and_skips_say_why(
             assert cost is None or cost <= request.max_cost
         # a parameter the candidate cannot honour is dropped only when the caller allowed it
         supported = state.supported_params
-        missing = set() if supported is None else request.params - supported
+        missing = set(caps.lacks(request.params))
+        if supported is not None:
+            missing |= request.params - supported
         assert set(c.dropped) == missing
         assert request.drop_unsupported or not missing
     for s in plan.skipped:
@@ -220,8 +222,10 @@ def test_candidates_can_serve_and_skips_say_why(
             assert float(costly.group(1)) > request.max_cost
         elif unsupported:
             assert not request.drop_unsupported
-            assert state.supported_params is not None
-            assert set(unsupported.group(1).split(", ")) == request.params - state.supported_params
+            lacking = set(state.capabilities.lookup(s.model).lacks(request.params))
+            if state.supported_params is not None:
+                lacking |= request.params - state.supported_params
+            assert set(unsupported.group(1).split(", ")) == lacking
 
 
 @given(requests, snapshots)

@@ -21,6 +21,8 @@ from ...errors import (
     ProtocolError,
     ProviderError,
     StreamInterruptedError,
+    StructuredOutputError,
+    ToolArgumentsError,
 )
 from ...types import (
     FinishEvent,
@@ -41,7 +43,7 @@ from ...types import (
     UsageEvent,
 )
 from ..errormap import error_from_detail, extract_error
-from ..features import StructuredOutputError, ToolArgumentsError, parse_structured
+from ..features import parse_structured
 from .sse import ServerSentEvent, SSEFramingError, SSEItem, SSEParser, StrayBlock
 
 __all__ = [
