@@ -1,4 +1,5 @@
-"""``HafsTransport``: httpx's request/response API over h11 and trio, with a lean pool.
+"""``HafsTransport``: httpx's request/response API over HTTP/1.1 (llhttp) and trio, with a lean
+pool.
 
 httpcore's pool does O(open connections) work several times per request, which collapses
 throughput at high concurrency (docs/benchmarks.md). This transport keeps
@@ -9,11 +10,10 @@ from __future__ import annotations
 
 import ssl
 
-import h11
 import httpx
 import trio
 
-from ._connection import HTTP11Connection, UnsentRequest, open_connection
+from ._connection import HTTP11Connection, UnsentRequest, encode_request, open_connection
 from ._pool import ConnectionPool, Origin, PoolClosed, PoolWaitTimeout
 from ._stats import TransportStatistics
 from ._tls import VerifyTypes, create_ssl_context
@@ -27,7 +27,7 @@ _HTTP_11 = b"HTTP/1.1"
 
 
 class HafsTransport(httpx.AsyncBaseTransport):
-    """An ``httpx.AsyncBaseTransport`` speaking HTTP/1.1 (h11) over trio streams.
+    """An ``httpx.AsyncBaseTransport`` speaking HTTP/1.1 (llhttp via httptools) over trio streams.
 
     Limits follow ``httpx.Limits``: ``max_connections`` counts every open connection across
     origins (``None``: unlimited), ``max_keepalive_connections`` the idle ones kept, and idle
@@ -92,14 +92,7 @@ class HafsTransport(httpx.AsyncBaseTransport):
             body: bytes | None = request.content
         except httpx.RequestNotRead:
             body = None
-        try:
-            head = h11.Request(
-                method=request.method, target=url.raw_path, headers=request.headers.raw
-            )
-        except h11.LocalProtocolError:
-            raise httpx.LocalProtocolError(
-                _describe_bad_request(request), request=request
-            ) from None
+        encoded = encode_request(request, body)
 
         # A caller cancelled before it got here must not send anything: the fast path below
         # can write to an idle connection without reaching a checkpoint first.
@@ -109,8 +102,8 @@ class HafsTransport(httpx.AsyncBaseTransport):
         while True:
             connection = await self._acquire(origin, timeouts, request)
             try:
-                response_head = await connection.send_request(
-                    request, head, body, write_timeout, read_timeout
+                status, reason, headers = await connection.send_request(
+                    request, encoded, write_timeout, read_timeout
                 )
             except UnsentRequest as unsent:
                 pool.discard(connection)
@@ -124,10 +117,10 @@ class HafsTransport(httpx.AsyncBaseTransport):
                 raise
             break
         return httpx.Response(
-            status_code=response_head.status_code,
-            headers=response_head.headers.raw_items(),
+            status_code=status,
+            headers=headers,
             stream=_ResponseStream(pool, connection, request, read_timeout),
-            extensions={"http_version": _HTTP_11, "reason_phrase": response_head.reason},
+            extensions={"http_version": _HTTP_11, "reason_phrase": reason},
         )
 
     async def _acquire(
@@ -172,16 +165,6 @@ class HafsTransport(httpx.AsyncBaseTransport):
         """Close every idle connection; connections still serving a response close when done."""
         self._pool.close()
         await trio.lowlevel.checkpoint()
-
-
-def _describe_bad_request(request: httpx.Request) -> str:
-    """Which part of the request h11 refused, without quoting header values (they may be keys)."""
-    for name, value in request.headers.raw:
-        try:
-            h11.Request(method="GET", target="/", headers=[(name, value)], http_version="1.0")
-        except h11.LocalProtocolError:
-            return f"invalid request header {name.decode('latin-1')!r} (forbidden characters)"
-    return f"invalid request line: {request.method} {request.url.raw_path!r}"
 
 
 class _ResponseStream(httpx.AsyncByteStream):
