@@ -43,9 +43,15 @@ REQUEST = contextvars.ContextVar("REQUEST", default="none")
 
 
 def run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """``asyncio.run`` and the thread check: the front end leaves no thread behind."""
+    """``asyncio.run`` and the leak checks: the front end leaves no thread and no task."""
+
+    async def checked() -> T:
+        result = await main()
+        assert asyncio.all_tasks() == {asyncio.current_task()}
+        return result
+
     before = set(threading.enumerate())
-    result = asyncio.run(main())
+    result = asyncio.run(checked())
     assert runtime_threads() == []
     assert set(threading.enumerate()) <= before
     return result
