@@ -1,6 +1,6 @@
 """Provider adapters: the only layer that speaks HTTP to LLM providers.
 
-One adapter per provider (:class:`OpenAIAdapter` also serves any OpenAI-compatible server),
+One adapter per provider (:class:`OpenAICompatibleAdapter` serves any OpenAI-compatible server),
 all implementing :class:`ProviderAdapter`; :func:`create_adapter` builds one by name and
 :func:`wrap_custom_adapter` adapts a user's own class. The wire parsers are sans-IO classes
 (feed bytes, get events) usable without any network: :class:`SSEParser`,
@@ -18,13 +18,9 @@ from .gemini import GeminiAdapter, GeminiStreamDecoder
 from .http import EventStream, HttpAdapter
 from .llamacpp import LlamaCppAdapter
 from .ollama import OllamaAdapter, OllamaStreamDecoder
-from .openai import OpenAIAdapter, OpenAIStreamDecoder
+from .openai import OpenAIAdapter, OpenAICompatibleAdapter, OpenAIStreamDecoder
 from .ratelimit import parse_duration, parse_rate_limit_headers, parse_retry_after
 from .registry import (
-    API_KEY_ENV,
-    BASE_URL_ENV,
-    BUILTIN_PROVIDERS,
-    DEFAULT_BASE_URLS,
     create_adapter,
 )
 from .wire.decoders import StreamCollector, StreamDecoder
@@ -32,10 +28,6 @@ from .wire.ndjson import NDJSONParser
 from .wire.sse import SSEParser, StrayBlock
 
 __all__ = [
-    "API_KEY_ENV",
-    "BASE_URL_ENV",
-    "BUILTIN_PROVIDERS",
-    "DEFAULT_BASE_URLS",
     "AdapterSettings",
     "AnthropicAdapter",
     "AnthropicStreamDecoder",
@@ -50,6 +42,7 @@ __all__ = [
     "OllamaAdapter",
     "OllamaStreamDecoder",
     "OpenAIAdapter",
+    "OpenAICompatibleAdapter",
     "OpenAIStreamDecoder",
     "ProviderAdapter",
     "SSEParser",

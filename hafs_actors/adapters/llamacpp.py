@@ -14,12 +14,12 @@ import httpx
 
 from ..types import FEATURE_PARAMS, OPTIONAL_PARAMS
 from .base import AdapterSettings
-from .openai import OpenAIAdapter
+from .openai import OpenAICompatibleAdapter
 
 __all__ = ["LlamaCppAdapter"]
 
 
-class LlamaCppAdapter(OpenAIAdapter):
+class LlamaCppAdapter(OpenAICompatibleAdapter):
     """llama-server (default ``http://127.0.0.1:8080``; a base URL ending in ``/v1`` also works).
     The key, if the server was started with ``--api-key``, is sent as a bearer token."""
 

@@ -15,7 +15,6 @@ import sys
 from array import array
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -45,6 +44,7 @@ from .wire.sse import ServerSentEvent
 
 __all__ = [
     "OpenAIAdapter",
+    "OpenAICompatibleAdapter",
     "OpenAIStreamDecoder",
     "build_chat_body",
     "openai_finish_reason",
@@ -477,10 +477,11 @@ class OpenAIStreamDecoder(SSEStreamDecoder):
 
 
 class OpenAIAdapter(HttpAdapter):
-    """OpenAI (``provider="openai"``) or any OpenAI-compatible server (give its base URL and a
-    provider name). The official endpoint gets ``max_completion_tokens``; other servers get
-    the widely supported ``max_tokens``."""
+    """OpenAI's API. ``max_tokens`` goes as ``max_completion_tokens``, which OpenAI takes for
+    every model (its reasoning models refuse ``max_tokens``)."""
 
+    #: where the output-token cap goes in the body
+    max_tokens_field = "max_completion_tokens"
     embed_batch_limit = 2048
     #: the sampling parameters and features the API defines
     supported_params = frozenset(OPTIONAL_PARAMS + FEATURE_PARAMS)
@@ -497,10 +498,6 @@ class OpenAIAdapter(HttpAdapter):
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__(settings, provider=provider, http_client=http_client, transport=transport)
-        host = urlsplit(self.base_url).hostname or ""
-        self.max_tokens_field = (
-            "max_completion_tokens" if host == "api.openai.com" else "max_tokens"
-        )
 
     async def generate(self, request: GenerateRequest) -> GenerateResult:
         model = self.model_for(request.model)
@@ -533,3 +530,10 @@ class OpenAIAdapter(HttpAdapter):
             return parse_embeddings(payload, provider=self.provider, model=model, count=len(texts))
 
         return await self.embed_in_batches(request, call)
+
+
+class OpenAICompatibleAdapter(OpenAIAdapter):
+    """Any server that speaks OpenAI's chat dialect (vLLM, LiteLLM's proxy, a gateway): the
+    widely supported ``max_tokens``."""
+
+    max_tokens_field = "max_tokens"

@@ -15,49 +15,21 @@ from .gemini import GeminiAdapter
 from .http import HttpAdapter
 from .llamacpp import LlamaCppAdapter
 from .ollama import OllamaAdapter
-from .openai import OpenAIAdapter
+from .openai import OpenAIAdapter, OpenAICompatibleAdapter
 
 __all__ = [
     "ADAPTER_CLASSES",
-    "API_KEY_ENV",
-    "BASE_URL_ENV",
-    "BUILTIN_PROVIDERS",
-    "DEFAULT_BASE_URLS",
     "create_adapter",
 ]
 
 ADAPTER_CLASSES: dict[str, type[HttpAdapter]] = {
     "openai": OpenAIAdapter,
-    "openai_compatible": OpenAIAdapter,
+    "openai_compatible": OpenAICompatibleAdapter,
     "anthropic": AnthropicAdapter,
     "gemini": GeminiAdapter,
     "ollama": OllamaAdapter,
     "llamacpp": LlamaCppAdapter,
 }
-BUILTIN_PROVIDERS: tuple[str, ...] = tuple(ADAPTER_CLASSES)
-
-DEFAULT_BASE_URLS: dict[str, str] = {
-    "openai": "https://api.openai.com/v1",
-    "anthropic": "https://api.anthropic.com",
-    "gemini": "https://generativelanguage.googleapis.com/v1beta",
-    "ollama": "http://localhost:11434",
-    "llamacpp": "http://127.0.0.1:8080",
-}
-
-API_KEY_ENV: dict[str, str] = {
-    "openai": "OPENAI_API_KEY",
-    "anthropic": "ANTHROPIC_API_KEY",
-    "gemini": "GEMINI_API_KEY",
-}
-
-BASE_URL_ENV: dict[str, str] = {
-    "openai": "OPENAI_BASE_URL",
-    "anthropic": "ANTHROPIC_BASE_URL",
-    "gemini": "GEMINI_BASE_URL",
-    "ollama": "OLLAMA_HOST",
-    "llamacpp": "LLAMACPP_BASE_URL",
-}
-
 _ALIASES = {
     "llama.cpp": "llamacpp",
     "llama_cpp": "llamacpp",
@@ -75,7 +47,7 @@ def create_adapter(
 ) -> ProviderAdapter:
     """A new (not yet initialized) built-in adapter for ``provider`` (the kind).
 
-    ``provider`` is one of :data:`BUILTIN_PROVIDERS`; ``"openai_compatible"`` is the OpenAI
+    ``provider`` is one of :data:`ADAPTER_CLASSES`; ``"openai_compatible"`` is the OpenAI
     adapter under that name (any server speaking the OpenAI dialect at ``settings.base_url``).
     ``name`` is the configured provider name the results and errors carry (default: the kind),
     e.g. ``"backup"`` for a second OpenAI-compatible endpoint. ``transport`` (the adapter's
@@ -85,6 +57,6 @@ def create_adapter(
     kind = _ALIASES.get(provider, provider)
     cls = ADAPTER_CLASSES.get(kind)
     if cls is None:
-        known = ", ".join(BUILTIN_PROVIDERS)
+        known = ", ".join(ADAPTER_CLASSES)
         raise ConfigError(f"unknown provider {provider!r} (built-in: {known})", key="provider")
     return cls(settings, provider=name or kind, http_client=http_client, transport=transport)

@@ -16,6 +16,7 @@ from hafs_actors.adapters import (
     LlamaCppAdapter,
     OllamaAdapter,
     OpenAIAdapter,
+    OpenAICompatibleAdapter,
     ProviderAdapter,
     StreamCollector,
     create_adapter,
@@ -116,7 +117,7 @@ REQ = GenerateRequest(
     ("name", "cls"),
     [
         ("openai", OpenAIAdapter),
-        ("openai_compatible", OpenAIAdapter),
+        ("openai_compatible", OpenAICompatibleAdapter),
         ("anthropic", AnthropicAdapter),
         ("gemini", GeminiAdapter),
         ("ollama", OllamaAdapter),
@@ -145,7 +146,7 @@ async def test_openai_request_shape_and_one_pooled_client(replay: Any, make: Any
     }
     replay.route("POST", "/v1/chat/completions", replay.Reply.json(completion))
     adapter = make(
-        OpenAIAdapter,
+        OpenAICompatibleAdapter,
         base_url=replay.base_url + "/v1",
         provider="vllm",
         extra_headers={"x-team": "a"},
@@ -196,9 +197,15 @@ async def test_both_transports_send_the_same_request(replay: Any, make: Any) -> 
     assert direct.headers["x-team"] == "a"
 
 
-def test_official_openai_gets_max_completion_tokens() -> None:
-    adapter = OpenAIAdapter(AdapterSettings(base_url="https://api.openai.com/v1"))
-    assert adapter.max_tokens_field == "max_completion_tokens"
+def test_openai_gets_max_completion_tokens_compatible_servers_max_tokens() -> None:
+    """OpenAI's reasoning models refuse ``max_tokens``, whatever host serves the API (a proxy,
+    the emulator); other servers of the dialect widely take only ``max_tokens``."""
+    for url in ("https://api.openai.com/v1", "http://127.0.0.1:9000/v1"):
+        assert OpenAIAdapter(AdapterSettings(base_url=url)).max_tokens_field == (
+            "max_completion_tokens"
+        )
+    compatible = OpenAICompatibleAdapter(AdapterSettings(base_url="http://127.0.0.1:9000/v1"))
+    assert compatible.max_tokens_field == "max_tokens"
 
 
 async def test_anthropic_request_shape(replay: Any, make: Any) -> None:
