@@ -11,6 +11,7 @@ counts cached input apart from ``input_tokens``; the normalized ``input_tokens``
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -208,6 +209,21 @@ def _tool_choice(request: GenerateRequest) -> dict[str, Any] | None:
     return out
 
 
+#: "claude-sonnet-4-5-20250929": family, major, minor (a date is not a minor version)
+_FAMILY = re.compile(r"claude-(opus|sonnet|haiku)-(\d{1,2})(?:-(\d{1,2}))?(?!\d)")
+#: the first version of each family that refuses temperature and top_p together
+_ONE_KNOB_SINCE = {"opus": (4, 1), "sonnet": (4, 5), "haiku": (4, 5)}
+
+
+def _one_sampling_knob(model: str) -> bool:
+    """Newer Claude models accept temperature or top_p, and reject a request with both."""
+    found = _FAMILY.search(model)
+    if found is None:
+        return False
+    family, major, minor = found.group(1), int(found.group(2)), int(found.group(3) or 0)
+    return (major, minor) >= _ONE_KNOB_SINCE[family]
+
+
 def build_messages_body(request: GenerateRequest, model: str, *, stream: bool) -> dict[str, Any]:
     """The ``/v1/messages`` body. System turns go to ``system``; tool results become
     ``tool_result`` blocks in a user turn; assistant tool calls become ``tool_use`` blocks; an
@@ -236,6 +252,12 @@ def build_messages_body(request: GenerateRequest, model: str, *, stream: bool) -
     if request.stop:
         body["stop_sequences"] = list(request.stop)
     if request.top_p is not None:
+        if request.temperature is not None and _one_sampling_knob(model):
+            raise UnsupportedError(
+                "this model takes temperature or top_p, not both",
+                provider="anthropic",
+                model=model,
+            )
         body["top_p"] = request.top_p
     tools = _tools(request)
     if tools:

@@ -1065,3 +1065,17 @@ async def test_echoed_key_of_any_shape_is_scrubbed(replay: Any, make: Any) -> No
     assert plain not in repr(info.value)
     assert "[REDACTED]" in str(info.value)
     assert replay.requests[0].headers["authorization"] == f"Bearer {plain}"
+
+
+def test_anthropic_models_that_take_one_sampling_knob_refuse_both_before_sending() -> None:
+    from hafs_actors.adapters.anthropic import build_messages_body
+    from hafs_actors.errors import UnsupportedError
+
+    both = GenerateRequest(model="", prompt="hi", temperature=0.5, top_p=0.9)
+    body = build_messages_body(both, "claude-sonnet-4-20250514", stream=False)
+    assert (body["temperature"], body["top_p"]) == (0.5, 0.9)
+    for model in ("claude-sonnet-4-5-20250929", "claude-opus-4-1-20250805", "claude-haiku-4-5"):
+        with pytest.raises(UnsupportedError, match="not both"):
+            build_messages_body(both, model, stream=False)
+    one = GenerateRequest(model="", prompt="hi", top_p=0.9)
+    assert build_messages_body(one, "claude-sonnet-4-5-20250929", stream=False)["top_p"] == 0.9
