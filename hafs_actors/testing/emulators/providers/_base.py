@@ -10,6 +10,8 @@ know their own wire formats.
 from __future__ import annotations
 
 import abc
+import base64
+import hashlib
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +21,7 @@ from typing import Any, ClassVar, NoReturn
 
 import attrs
 
+from ..caching import PromptCache
 from ..content import Generation, ToolSpec, generate_reply, stable_id
 from ..profiles import ModelKind, ModelProfile
 from ..quota import QuotaDecision
@@ -180,6 +183,7 @@ class ProviderProtocol(abc.ABC):
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.cache = PromptCache()
 
     # --- entry point ----------------------------------------------------------------------
 
@@ -296,6 +300,10 @@ class ProviderProtocol(abc.ABC):
         tools: Sequence[ToolSpec] = (),
         tool_choice: str | bool | None = None,
         tool_results_present: bool = False,
+        parallel_tool_calls: bool = True,
+        json_reply: bool = False,
+        json_schema: Mapping[str, Any] | None = None,
+        thinking: bool = False,
     ) -> Generation:
         settings = self.settings
         return generate_reply(
@@ -311,7 +319,18 @@ class ProviderProtocol(abc.ABC):
             tools=tools,
             tool_choice=tool_choice,
             tool_results_present=tool_results_present,
+            parallel_tool_calls=parallel_tool_calls,
+            json_reply=json_reply,
+            json_schema=json_schema,
+            thinking=thinking,
         )
+
+    def sign(self, *parts: object) -> str:
+        """An opaque signature of ``parts`` (a thought), keyed by this emulator's provider and
+        seed: a replayed turn is checked by signing its content again."""
+        key = f"{self.settings.provider}\x1f{self.settings.seed}".encode()[:64]
+        data = json.dumps(parts, sort_keys=True, separators=(",", ":")).encode()
+        return base64.b64encode(hashlib.blake2b(data, key=key, digest_size=48).digest()).decode()
 
     def check_context(
         self, profile: ModelProfile, tokens: int, endpoint: str, category: str
@@ -330,13 +349,12 @@ class ProviderProtocol(abc.ABC):
 
     def reply_id(self, model: str, generation: Generation) -> str:
         """A content-derived id: the same reply always gets the same id."""
-        call = generation.tool_call
         return stable_id(
             self.settings.seed,
             self.settings.provider,
             model,
             generation.text,
-            call.arguments_json if call is not None else "",
+            "".join(call.arguments_json for call in generation.tool_calls),
         )
 
 

@@ -8,11 +8,15 @@ content_block_delta per token, content_block_stop, message_delta (final usage), 
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any, ClassVar
 
+from ..caching import Segment
 from ..content import Generation, ToolSpec, count_tokens, split_pieces
 from ..profiles import ModelProfile
 from ..quota import QuotaDecision
@@ -47,14 +51,74 @@ _ERROR_TYPES = {
 _STRING = Spec(("string",))
 _OBJECT = Spec(("object",))
 _UNIT = Spec(("number",), minimum=0, maximum=1)
+_TYPE = Spec(("string",), required=True)
+_CACHE_CONTROL = obj(
+    {
+        "type": Spec(("string",), required=True, choices=("ephemeral",)),
+        "ttl": Spec(("string",), choices=("5m", "1h")),
+    }
+)
 _TEXT_BLOCK = obj(
     {
-        "type": Spec(("string",), required=True),
+        "type": _TYPE,
         "text": Spec(("string",), required=True),
-        "cache_control": _OBJECT,
+        "cache_control": _CACHE_CONTROL,
         "citations": Spec(("array",)),
     }
 )
+_PARALLEL = Spec(("boolean",))
+# Tagged unions, by their ``type``: pydantic names the tag in an error's path
+# (``thinking.enabled.budget_tokens``, ``tool_choice.tool.name``).
+TOOL_CHOICES: dict[str, Fields] = {
+    "auto": Fields({"type": _TYPE, "disable_parallel_tool_use": _PARALLEL}),
+    "any": Fields({"type": _TYPE, "disable_parallel_tool_use": _PARALLEL}),
+    "tool": Fields(
+        {
+            "type": _TYPE,
+            "name": Spec(("string",), required=True),
+            "disable_parallel_tool_use": _PARALLEL,
+        }
+    ),
+    "none": Fields({"type": _TYPE}),
+}
+THINKING: dict[str, Fields] = {
+    "enabled": Fields(
+        {"type": _TYPE, "budget_tokens": Spec(("integer",), required=True, minimum=1024)}
+    ),
+    "disabled": Fields({"type": _TYPE}),
+}
+IMAGE_SOURCES: dict[str, Fields] = {
+    "base64": Fields(
+        {
+            "type": _TYPE,
+            "media_type": Spec(
+                ("string",),
+                required=True,
+                choices=("image/jpeg", "image/png", "image/gif", "image/webp"),
+            ),
+            "data": Spec(("string",), required=True),
+        }
+    ),
+    "url": Fields({"type": _TYPE, "url": Spec(("string",), required=True)}),
+    "file": Fields({"type": _TYPE, "file_id": Spec(("string",), required=True)}),
+}
+# A client tool; server tools (a ``type`` other than ``custom``) have their own members.
+TOOL_FIELDS = Fields(
+    {
+        "type": _STRING,
+        "name": Spec(("string",), required=True),
+        "description": _STRING,
+        "input_schema": Spec(("object",), required=True),
+        "cache_control": _CACHE_CONTROL,
+        "strict": Spec(("boolean",)),
+        "input_examples": Spec(("array",)),
+        "defer_loading": Spec(("boolean",)),
+        "allowed_callers": Spec(("array",)),
+    }
+)
+_BREAKPOINTS = 4
+_BASE64 = Spec(("string",), wire_type="base64")
+_THINKING_DOCS = "https://docs.claude.com/en/docs/build-with-claude/extended-thinking"
 # The Messages body, from the official SDK's MessageCreateParams; temperature, top_p and top_k
 # are still accepted under ``anthropic-version: 2023-06-01``.
 MESSAGES_FIELDS = Fields(
@@ -62,7 +126,7 @@ MESSAGES_FIELDS = Fields(
         "model": Spec(("string",), required=True),
         "messages": Spec(("array",), required=True),  # checked turn by turn
         "max_tokens": Spec(("integer",), required=True, minimum=1),
-        "cache_control": _OBJECT,
+        "cache_control": _CACHE_CONTROL,
         "container": Spec(("string", "object")),
         "diagnostics": _OBJECT,
         "inference_geo": _STRING,
@@ -74,15 +138,9 @@ MESSAGES_FIELDS = Fields(
         "stream": Spec(("boolean",)),
         "system": Spec(("string", "array"), items=_TEXT_BLOCK),
         "temperature": _UNIT,
-        "thinking": obj({"type": Spec(("string",), required=True)}, extra=True),
-        "tool_choice": obj(
-            {
-                "type": Spec(("string",), required=True, choices=("auto", "any", "tool", "none")),
-                "name": _STRING,
-                "disable_parallel_tool_use": Spec(("boolean",)),
-            }
-        ),
-        "tools": Spec(("array",), items=_OBJECT),
+        "thinking": _OBJECT,  # checked by its tag: THINKING
+        "tool_choice": _OBJECT,  # checked by its tag: TOOL_CHOICES
+        "tools": Spec(("array",), items=_OBJECT),  # client tools: TOOL_FIELDS
         "top_k": Spec(("integer",), minimum=0),
         "top_p": _UNIT,
     }
@@ -105,7 +163,11 @@ MESSAGE_FIELDS = Fields(
 BLOCK_FIELDS: dict[str, Fields | None] = {
     "text": _TEXT_BLOCK.fields,
     "image": Fields(
-        {"type": _STRING, "source": obj({}, required=True, extra=True), "cache_control": _OBJECT}
+        {
+            "type": _STRING,
+            "source": Spec(("object",), required=True),
+            "cache_control": _CACHE_CONTROL,
+        }
     ),
     "tool_use": Fields(
         {
@@ -113,7 +175,7 @@ BLOCK_FIELDS: dict[str, Fields | None] = {
             "id": Spec(("string",), required=True),
             "name": Spec(("string",), required=True),
             "input": Spec(("object",), required=True),
-            "cache_control": _OBJECT,
+            "cache_control": _CACHE_CONTROL,
             "caller": _OBJECT,
             "toolset_name": _STRING,
         }
@@ -124,7 +186,7 @@ BLOCK_FIELDS: dict[str, Fields | None] = {
             "tool_use_id": Spec(("string",), required=True),
             "content": Spec(("string", "array")),
             "is_error": Spec(("boolean",)),
-            "cache_control": _OBJECT,
+            "cache_control": _CACHE_CONTROL,
             "toolset_name": _STRING,
         }
     ),
@@ -158,7 +220,6 @@ _TYPE_WORDS = {
 # Models from Opus 4.1 on refuse temperature and top_p together.
 _ONE_SAMPLER = re.compile(r"claude-(?:opus-4-[1-9]|sonnet-4-[5-9]|haiku-4-[5-9])(?!\d)")
 _STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
-_DELTA_HEAD = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":'
 _SSE_HEADERS = (("content-type", "text/event-stream; charset=utf-8"), ("cache-control", "no-cache"))
 
 
@@ -177,8 +238,10 @@ def anthropic_message(problem: Problem) -> str:
     if kind == "missing":
         return f"{where}: Field required"
     assert spec is not None
+    if spec is _BASE64:
+        return f"{where}: The image data is not valid base64."
     if kind == "value":
-        if path[-1] == "type" and len(path) > 1 and path[-2] != "tool_choice":
+        if path[-1] == "type" and len(path) > 1 and path[-2] != "cache_control":
             tags = ", ".join(f"'{c}'" for c in spec.choices or ())
             return (
                 f"{'.'.join(str(p) for p in path[:-1])}: Input tag '{value}' found using 'type' "
@@ -193,6 +256,32 @@ def anthropic_message(problem: Problem) -> str:
             return f"{where}: Input should be less than or equal to {spec.maximum:g}"
         return f"{where}: Input should be greater than or equal to {spec.minimum:g}"
     return f"{where}: Input should be {_TYPE_WORDS.get(spec.types[0], 'valid')}"
+
+
+def _tagged(variants: Mapping[str, Fields], value: Mapping[str, Any], path: Path) -> Problem | None:
+    """A member of a tagged union: its ``type`` picks the fields, which the path then names."""
+    tag = value.get("type")
+    if not isinstance(tag, str) or tag not in variants:
+        if tag is None:
+            return Problem("missing", (*path, "type"), _TYPE, None)
+        return Problem("value", (*path, "type"), Spec(("string",), choices=tuple(variants)), tag)
+    return check_fields(variants[tag], value, (*path, tag))
+
+
+def _is_base64(text: str) -> bool:
+    try:
+        base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return bool(text)
+
+
+def cache_minimum(model: str) -> int:
+    """The shortest cacheable prompt: 4096 tokens on Opus 4.5 and Haiku 4.5, 2048 on the older
+    Haiku models, 1024 on the others."""
+    if re.search(r"(?:opus|haiku)-4-5", model):
+        return 4096
+    return 2048 if "haiku" in model else 1024
 
 
 class AnthropicProtocol(ProviderProtocol):
@@ -333,8 +422,12 @@ class AnthropicProtocol(ProviderProtocol):
     # --- request validation -----------------------------------------------------------------
 
     def check(self, fields: Fields, body: dict[str, Any], ep: str, cat: str) -> None:
-        """Reject what the real API rejects: the body schema, content blocks, turn order."""
+        """Reject what the real API rejects: the body schema, the tagged unions (thinking,
+        tool_choice, tools, image sources), content blocks, turn order, thinking rules and
+        replayed signatures."""
         problem = check_fields(fields, body)
+        if problem is None:
+            problem = self.check_unions(body)
         messages = body.get("messages")
         if problem is None and isinstance(messages, list):
             problem = self.check_turns(messages, ep, cat)
@@ -352,6 +445,134 @@ class AnthropicProtocol(ProviderProtocol):
                 cat,
                 "`temperature` and `top_p` cannot both be specified for this model. "
                 "Please use only one.",
+            )
+        self.check_cache_control(body, ep, cat)
+        if isinstance(messages, list):
+            self.check_thinking(body, messages, ep, cat)
+
+    def check_unions(self, body: dict[str, Any]) -> Problem | None:
+        for name, variants in (("thinking", THINKING), ("tool_choice", TOOL_CHOICES)):
+            value = body.get(name)
+            if isinstance(value, Mapping):
+                problem = _tagged(variants, value, (name,))
+                if problem is not None:
+                    return problem
+        for index, tool in enumerate(body.get("tools") or ()):
+            if isinstance(tool, Mapping) and tool.get("type", "custom") == "custom":
+                problem = check_fields(TOOL_FIELDS, tool, ("tools", index, "custom"))
+                if problem is not None:
+                    return problem
+        return None
+
+    def check_cache_control(self, body: dict[str, Any], ep: str, cat: str) -> None:
+        """At most four cache breakpoints in a request (tools, system and messages)."""
+        found = sum(
+            1
+            for block in self.blocks_in_order(body)
+            if isinstance(block, Mapping) and "cache_control" in block
+        )
+        if found > _BREAKPOINTS:
+            self.bad_request(
+                ep,
+                cat,
+                f"A maximum of {_BREAKPOINTS} blocks with cache_control may be provided. "
+                f"Found {found}.",
+            )
+
+    @staticmethod
+    def blocks_in_order(body: Mapping[str, Any]) -> list[Any]:
+        """Tools, system blocks, then every message's blocks: the order a cache prefix takes."""
+        blocks: list[Any] = list(body.get("tools") or ())
+        system = body.get("system")
+        if isinstance(system, list):
+            blocks += system
+        for message in body.get("messages") or ():
+            content = message.get("content") if isinstance(message, Mapping) else None
+            if isinstance(content, list):
+                blocks += content
+        return blocks
+
+    def check_thinking(self, body: dict[str, Any], messages: list[Any], ep: str, cat: str) -> None:
+        """Extended thinking's rules: a budget below ``max_tokens``, no forced tool, no
+        temperature other than 1; every replayed thinking block signed by this emulator; with
+        thinking on, an assistant turn answered by tool results starts with its thinking; with
+        it off, a final assistant message holds none."""
+        thinking = body.get("thinking")
+        enabled = isinstance(thinking, Mapping) and thinking.get("type") == "enabled"
+        if enabled:
+            assert isinstance(thinking, Mapping)
+            max_tokens = body.get("max_tokens")
+            if isinstance(max_tokens, int) and thinking["budget_tokens"] >= max_tokens:
+                self.bad_request(
+                    ep,
+                    cat,
+                    "`max_tokens` must be greater than `thinking.budget_tokens`. Please consult "
+                    f"our documentation at {_THINKING_DOCS}#max-tokens-and-context-window-size",
+                )
+            choice = body.get("tool_choice")
+            if isinstance(choice, Mapping) and choice.get("type") in ("any", "tool"):
+                self.bad_request(
+                    ep, cat, "Thinking may not be enabled when tool_choice forces tool use."
+                )
+            if body.get("temperature", 1) != 1:
+                self.bad_request(
+                    ep,
+                    cat,
+                    "`temperature` may only be set to 1 when thinking is enabled. Please consult "
+                    f"our documentation at {_THINKING_DOCS}#feature-compatibility",
+                )
+        for index, message in enumerate(messages):
+            content = message["content"]
+            if message["role"] != "assistant" or isinstance(content, str):
+                continue
+            for position, block in enumerate(content):
+                if block["type"] == "thinking" and block["signature"] != self.sign(
+                    "thinking", block["thinking"]
+                ):
+                    self.bad_request(
+                        ep,
+                        cat,
+                        f"messages.{index}.content.{position}: Invalid `signature` in "
+                        "`thinking` block",
+                    )
+                if (
+                    block["type"] in ("thinking", "redacted_thinking")
+                    and not enabled
+                    and index == len(messages) - 1
+                ):
+                    self.bad_request(
+                        ep,
+                        cat,
+                        f"messages.{index}.content.{position}: When thinking is disabled, an "
+                        "`assistant` message in the final position cannot contain `thinking`. "
+                        "To use thinking blocks, enable `thinking` in your request.",
+                    )
+        if enabled:
+            self.check_final_turn(messages, ep, cat)
+
+    def check_final_turn(self, messages: list[Any], ep: str, cat: str) -> None:
+        """The assistant turn that the final tool results answer must open with thinking."""
+        last = messages[-1]
+        content = last["content"]
+        if last["role"] != "user" or isinstance(content, str):
+            return
+        if not any(block["type"] == "tool_result" for block in content):
+            return
+        index = max((i for i, m in enumerate(messages) if m["role"] == "assistant"), default=None)
+        if index is None:
+            return
+        turn = messages[index]["content"]
+        first = "text" if isinstance(turn, str) else turn[0]["type"] if turn else "text"
+        if first not in ("thinking", "redacted_thinking"):
+            self.bad_request(
+                ep,
+                cat,
+                f"messages.{index}.content.0.type: Expected `thinking` or `redacted_thinking`, "
+                f"but found `{first}`. When `thinking` is enabled, a final `assistant` message "
+                "must start with a thinking block (preceeding the lastmost set of `tool_use` and "
+                "`tool_result` blocks). We recommend you include thinking blocks from previous "
+                "turns. To avoid this requirement, disable `thinking`. Please consult our "
+                f"documentation at {_THINKING_DOCS}",
             )
 
     def check_turns(self, messages: list[Any], ep: str, cat: str) -> Problem | None:
@@ -427,7 +648,14 @@ class AnthropicProtocol(ProviderProtocol):
                 "value", (*path, "type"), Spec(("string",), choices=tuple(BLOCK_FIELDS)), kind
             )
         fields = BLOCK_FIELDS[kind]
-        return None if fields is None else check_fields(fields, block, path)
+        problem = None if fields is None else check_fields(fields, block, path)
+        if problem is None and kind == "image":
+            source = block["source"]
+            where = (*path, "image", "source")
+            problem = _tagged(IMAGE_SOURCES, source, where)
+            if problem is None and source["type"] == "base64" and not _is_base64(source["data"]):
+                problem = Problem("value", (*where, "base64", "data"), _BASE64, source["data"])
+        return problem
 
     # --- messages -------------------------------------------------------------------------
 
@@ -460,11 +688,12 @@ class AnthropicProtocol(ProviderProtocol):
             text = text_of(content)
             texts.append(text)
             if role == "user":
-                last_user = text
                 if isinstance(content, list) and any(
                     isinstance(b, Mapping) and b.get("type") == "tool_result" for b in content
                 ):
                     tool_results = True
+                else:
+                    last_user, tool_results = text, False
         tools: list[ToolSpec] = []
         raw_tools = body.get("tools")
         if raw_tools is not None:
@@ -486,6 +715,32 @@ class AnthropicProtocol(ProviderProtocol):
                 tools = []
         return "\n".join(texts), last_user, tool_results, tools, choice
 
+    def cache_prompt(self, body: Mapping[str, Any]) -> tuple[str, list[Segment], list[int]]:
+        """The prompt as cache segments (system and message blocks), the indices of those with
+        a ``cache_control`` breakpoint (a top-level ``cache_control`` marks the last one), and
+        the scope the prefixes live in (model and tools)."""
+        segments: list[Segment] = []
+        breakpoints: list[int] = []
+        system = body.get("system")
+        turns: list[Any] = [system] if system is not None else []
+        turns += [m.get("content") for m in body["messages"]]
+        for content in turns:
+            for block in [content] if isinstance(content, str) else content:
+                if isinstance(block, Mapping) and "cache_control" in block:
+                    breakpoints.append(len(segments))
+                    block = {k: v for k, v in block.items() if k != "cache_control"}
+                key = json.dumps(block, sort_keys=True)
+                segments.append(Segment.of(key, text_of([block])))
+        if "cache_control" in body and segments:
+            breakpoints.append(len(segments) - 1)
+        tools = [
+            {k: v for k, v in t.items() if k != "cache_control"}
+            for t in body.get("tools") or ()
+            if isinstance(t, Mapping)
+        ]
+        scope = json.dumps([body.get("model"), tools], sort_keys=True)
+        return scope, segments, breakpoints
+
     def messages(self, request: HttpRequest) -> Call:
         ep, cat = "messages", "generate"
         key = self.authenticate(request, ep, cat)
@@ -503,6 +758,8 @@ class AnthropicProtocol(ProviderProtocol):
         profile = self.model_profile(model, "chat", ep, cat)
         assert isinstance(model, str)
         stream = bool(optional_bool(self, body, "stream", ep))
+        raw_choice = body.get("tool_choice")
+        thinking = body.get("thinking")
         generation = self.generate(
             model=model,
             prompt=prompt,
@@ -511,8 +768,13 @@ class AnthropicProtocol(ProviderProtocol):
             tools=tools,
             tool_choice=choice,
             tool_results_present=tool_results,
+            parallel_tool_calls=not (
+                isinstance(raw_choice, Mapping) and raw_choice.get("disable_parallel_tool_use")
+            ),
+            thinking=isinstance(thinking, Mapping) and thinking.get("type") == "enabled",
         )
         self.check_context(profile, generation.input_tokens, ep, cat)
+        cache = self.cache_prompt(body)
         return Call(
             endpoint=ep,
             category=cat,
@@ -520,47 +782,73 @@ class AnthropicProtocol(ProviderProtocol):
             stream=stream,
             profile=profile,
             input_tokens=generation.input_tokens,
-            output_tokens=generation.output_tokens,
+            output_tokens=generation.output_tokens + generation.reasoning_tokens,
             key_id=key,
-            render=partial(self.render_message, model, generation, stream),
+            render=partial(self.render_message, model, generation, stream, cache),
         )
 
-    def usage(self, input_tokens: int, output_tokens: int) -> dict[str, Any]:
+    def usage(
+        self, generation: Generation, output_tokens: int, read: int = 0, write: int = 0
+    ) -> dict[str, Any]:
+        """Usage as Anthropic counts it: ``input_tokens`` leaves out cache reads and writes."""
         return {
-            "input_tokens": input_tokens,
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
+            "input_tokens": generation.input_tokens - read - write,
+            "cache_creation_input_tokens": write,
+            "cache_read_input_tokens": read,
             "output_tokens": output_tokens,
             "service_tier": "standard",
         }
 
+    def content_blocks(self, generation: Generation) -> list[dict[str, Any]]:
+        """The reply's blocks: a signed thinking block first when the model thought, then the
+        text or one ``tool_use`` block per call."""
+        blocks: list[dict[str, Any]] = []
+        if generation.thinking:
+            thought = generation.thinking_text
+            blocks.append(
+                {
+                    "type": "thinking",
+                    "thinking": thought,
+                    "signature": self.sign("thinking", thought),
+                }
+            )
+        if not generation.tool_calls:
+            blocks.append({"type": "text", "text": generation.text})
+        blocks += [
+            {
+                "type": "tool_use",
+                "id": f"toolu_{call.id}",
+                "name": call.name,
+                "input": call.arguments,
+            }
+            for call in generation.tool_calls
+        ]
+        return blocks
+
     def render_message(
-        self, model: str, generation: Generation, stream: bool, ctx: Context
+        self,
+        model: str,
+        generation: Generation,
+        stream: bool,
+        cache: tuple[str, Sequence[Segment], Sequence[int]],
+        ctx: Context,
     ) -> Rendered:
         message_id = "msg_" + self.reply_id(model, generation)
-        call = generation.tool_call
         stop_reason = _STOP_REASONS[generation.finish]
+        scope, segments, breakpoints = cache
+        read, write = self.cache.explicit(scope, segments, breakpoints, cache_minimum(model))
+        output = generation.output_tokens + generation.reasoning_tokens
+        blocks = self.content_blocks(generation)
         if not stream:
-            if call is None:
-                content: list[dict[str, Any]] = [{"type": "text", "text": generation.text}]
-            else:
-                content = [
-                    {
-                        "type": "tool_use",
-                        "id": f"toolu_{call.id}",
-                        "name": call.name,
-                        "input": call.arguments,
-                    }
-                ]
             body = {
                 "id": message_id,
                 "type": "message",
                 "role": "assistant",
                 "model": model,
-                "content": content,
+                "content": blocks,
                 "stop_reason": stop_reason,
                 "stop_sequence": None,
-                "usage": self.usage(generation.input_tokens, generation.output_tokens),
+                "usage": self.usage(generation, output, read, write),
             }
             return Rendered.json(200, body)
         start = {
@@ -573,44 +861,80 @@ class AnthropicProtocol(ProviderProtocol):
                 "model": model,
                 "stop_reason": None,
                 "stop_sequence": None,
-                "usage": self.usage(generation.input_tokens, 1),
+                "usage": self.usage(generation, 1, read, write),
             },
         }
-        if call is None:
-            block: dict[str, Any] = {"type": "text", "text": ""}
-        else:
-            block = {"type": "tool_use", "id": f"toolu_{call.id}", "name": call.name, "input": {}}
-        events = [
-            sse_event(json_bytes(start), "message_start"),
-            sse_event(
-                json_bytes({"type": "content_block_start", "index": 0, "content_block": block}),
-                "content_block_start",
-            ),
-            b'event: ping\ndata: {"type": "ping"}\n\n',
-        ]
-        tokens = [0, 0, 0]
-        if call is None:
-            head = _DELTA_HEAD + b'{"type":"text_delta","text":'
-            for piece in generation.pieces:
-                events.append(head + json_bytes(piece) + b"}}\n\n")
-                tokens.append(1)
-        else:
-            head = _DELTA_HEAD + b'{"type":"input_json_delta","partial_json":'
-            for fragment in split_pieces(call.arguments_json):
-                events.append(head + json_bytes(fragment) + b"}}\n\n")
-                tokens.append(count_tokens(fragment))
+        events = [sse_event(json_bytes(start), "message_start")]
+        tokens = [0]
+        for index, block in enumerate(blocks):
+            self.stream_block(index, block, generation, events, tokens)
+            if index == 0:
+                events.insert(2, b'event: ping\ndata: {"type": "ping"}\n\n')
+                tokens.insert(2, 0)
         delta = {
             "type": "message_delta",
             "delta": {"stop_reason": stop_reason, "stop_sequence": None},
-            "usage": {"output_tokens": generation.output_tokens},
+            "usage": {"output_tokens": output},
         }
         events += [
-            b'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n',
             sse_event(json_bytes(delta), "message_delta"),
             b'event: message_stop\ndata: {"type":"message_stop"}\n\n',
         ]
-        tokens += [0, 0, 0]
+        tokens += [0, 0]
         return Rendered(200, _SSE_HEADERS, tuple(events), streaming=True, tokens=tuple(tokens))
+
+    @staticmethod
+    def stream_block(
+        index: int,
+        block: Mapping[str, Any],
+        generation: Generation,
+        events: list[bytes],
+        tokens: list[int],
+    ) -> None:
+        """One block as ``content_block_start``, its deltas (a token each: ``thinking_delta``
+        then one ``signature_delta``, ``text_delta``, or ``input_json_delta``) and
+        ``content_block_stop``."""
+        kind = block["type"]
+        empty = {
+            "thinking": {"type": "thinking", "thinking": "", "signature": ""},
+            "text": {"type": "text", "text": ""},
+            "tool_use": {**block, "input": {}},
+        }[kind]
+        start = {"type": "content_block_start", "index": index, "content_block": empty}
+        events.append(sse_event(json_bytes(start), "content_block_start"))
+        tokens.append(0)
+        head = (
+            b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,"delta":'
+            % index
+        )
+        if kind == "thinking":
+            for piece in generation.thinking:
+                events.append(
+                    head + b'{"type":"thinking_delta","thinking":' + json_bytes(piece) + b"}}\n\n"
+                )
+                tokens.append(1)
+            signature = {"type": "signature_delta", "signature": block["signature"]}
+            events.append(head + json_bytes(signature) + b"}\n\n")
+            tokens.append(0)
+        elif kind == "text":
+            for piece in generation.pieces:
+                events.append(
+                    head + b'{"type":"text_delta","text":' + json_bytes(piece) + b"}}\n\n"
+                )
+                tokens.append(1)
+        else:
+            arguments = json.dumps(block["input"], separators=(",", ":"))
+            for fragment in split_pieces(arguments):
+                events.append(
+                    head
+                    + b'{"type":"input_json_delta","partial_json":'
+                    + json_bytes(fragment)
+                    + b"}}\n\n"
+                )
+                tokens.append(count_tokens(fragment))
+        stop = {"type": "content_block_stop", "index": index}
+        events.append(sse_event(json_bytes(stop), "content_block_stop"))
+        tokens.append(0)
 
     def count_tokens(self, request: HttpRequest) -> Call:
         ep, cat = "messages.count_tokens", "other"

@@ -10,13 +10,16 @@ the stream is a JSON array, as the real endpoint sends it.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any, ClassVar
 
+from ..caching import Segment
 from ..content import Generation, ToolSpec, count_tokens, embedding_vector
 from ..profiles import ModelProfile
 from ..wire import HttpRequest, Rendered, json_bytes, json_pretty
@@ -63,12 +66,33 @@ _STRING = Spec(("string",), wire_type="TYPE_STRING")
 _BOOL = Spec(("boolean",), wire_type="TYPE_BOOL")
 _STRINGS = Spec(("array",), items=_STRING, wire_type="TYPE_STRING")
 _ANY = Spec(("any",))
+_BYTES = Spec(("string",), wire_type="TYPE_BYTES")  # base64, checked by the parser
+_STRUCT = _message("Struct")
+
+
+def _enum(name: str, *values: str) -> Spec:
+    """A proto enum: its value names (the JSON parser also takes them in lower case)."""
+    return Spec(
+        ("string",), choices=values + tuple(v.lower() for v in values), wire_type=_MESSAGE + name
+    )
+
+
 PART_FIELDS = proto(
     text=_STRING,
-    inlineData=_message("Blob"),
-    fileData=_message("FileData"),
-    functionCall=_message("FunctionCall"),
-    functionResponse=_message("FunctionResponse"),
+    inlineData=_message("Blob", proto(mimeType=_STRING, data=_BYTES)),
+    fileData=_message("FileData", proto(mimeType=_STRING, fileUri=_STRING)),
+    functionCall=_message("FunctionCall", proto(id=_STRING, name=_STRING, args=_STRUCT)),
+    functionResponse=_message(
+        "FunctionResponse",
+        proto(
+            id=_STRING,
+            name=_STRING,
+            response=_STRUCT,
+            parts=Spec(("array",)),
+            willContinue=_BOOL,
+            scheduling=_STRING,
+        ),
+    ),
     executableCode=_message("ExecutableCode"),
     codeExecutionResult=_message("CodeExecutionResult"),
     thought=_BOOL,
@@ -103,19 +127,82 @@ GENERATION_CONFIG_FIELDS = proto(
     speechConfig=_message("SpeechConfig"),
     thinkingConfig=_message(
         "ThinkingConfig",
-        proto(includeThoughts=_BOOL, thinkingBudget=_INT32, thinkingLevel=_STRING),
+        proto(
+            includeThoughts=_BOOL,
+            thinkingBudget=_INT32,
+            thinkingLevel=_enum(
+                "ThinkingConfig.ThinkingLevel",
+                "THINKING_LEVEL_UNSPECIFIED",
+                "MINIMAL",
+                "LOW",
+                "MEDIUM",
+                "HIGH",
+            ),
+        ),
     ),
     imageConfig=_message("ImageConfig"),
     mediaResolution=_STRING,
 )
+FUNCTION_FIELDS = proto(
+    name=_STRING,
+    description=_STRING,
+    parameters=_message("Schema"),
+    parametersJsonSchema=_ANY,
+    response=_message("Schema"),
+    responseJsonSchema=_ANY,
+    behavior=_STRING,
+)
+TOOL_FIELDS = proto(
+    functionDeclarations=Spec(
+        ("array",),
+        items=_message("FunctionDeclaration", FUNCTION_FIELDS),
+        wire_type=_MESSAGE + "FunctionDeclaration",
+    ),
+    googleSearchRetrieval=_message("GoogleSearchRetrieval"),
+    codeExecution=_message("CodeExecution"),
+    googleSearch=_message("GoogleSearch"),
+    computerUse=_message("ComputerUse"),
+    urlContext=_message("UrlContext"),
+    fileSearch=_message("FileSearch"),
+    googleMaps=_message("GoogleMaps"),
+)
+_MIME_TYPES = (
+    "text/plain",
+    "application/json",
+    "application/xml",
+    "application/yaml",
+    "text/x.enum",
+)
+# Implicit caching: prompts from 1024 tokens.
+CACHE_MINIMUM = 1024
+_SIGNATURES = "https://ai.google.dev/gemini-api/docs/thought-signatures"
 # GenerateContentRequest, as google-genai builds it for the Developer API.
 GENERATE_FIELDS = proto(
     model=_STRING,
     contents=Spec(("array", "object"), wire_type=_MESSAGE + "Content"),  # checked one by one
     systemInstruction=_message("Content", CONTENT_FIELDS),
     generationConfig=_message("GenerationConfig", GENERATION_CONFIG_FIELDS),
-    tools=Spec(("array",), items=_message("Tool"), wire_type=_MESSAGE + "Tool"),
-    toolConfig=_message("ToolConfig"),
+    tools=Spec(("array",), items=_message("Tool", TOOL_FIELDS), wire_type=_MESSAGE + "Tool"),
+    toolConfig=_message(
+        "ToolConfig",
+        proto(
+            functionCallingConfig=_message(
+                "FunctionCallingConfig",
+                proto(
+                    mode=_enum(
+                        "FunctionCallingConfig.Mode",
+                        "MODE_UNSPECIFIED",
+                        "AUTO",
+                        "ANY",
+                        "NONE",
+                        "VALIDATED",
+                    ),
+                    allowedFunctionNames=_STRINGS,
+                ),
+            ),
+            retrievalConfig=_message("RetrievalConfig"),
+        ),
+    ),
     safetySettings=Spec(("array",), items=_message("SafetySetting")),
     cachedContent=_STRING,
     serviceTier=_STRING,
@@ -156,6 +243,27 @@ def retry_delay(seconds: float, fmt: str) -> str:
     if fmt == "seconds":
         return f"{math.ceil(seconds)}s"
     return f"{seconds:.3f}s"
+
+
+def _member(message: Any, name: str) -> Any:
+    """A member by its JSON (camelCase) or proto (snake_case) name."""
+    if not isinstance(message, Mapping):
+        return None
+    value = message.get(name)
+    return message.get(_snake(name)) if value is None else value
+
+
+def _is_base64(text: str) -> bool:
+    """Proto JSON ``bytes``: standard or URL-safe base64, padding optional."""
+    try:
+        base64.b64decode(
+            text + "=" * (-len(text) % 4),
+            altchars=b"-_" if "-" in text or "_" in text else None,
+            validate=True,
+        )
+    except (binascii.Error, ValueError):
+        return False
+    return True
 
 
 class GeminiProtocol(ProviderProtocol):
@@ -326,18 +434,131 @@ class GeminiProtocol(ProviderProtocol):
         if problem is not None:
             self.fail(ep, cat, self.invalid(problem))
 
-    def check_generate(self, body: dict[str, Any], ep: str, cat: str) -> None:
-        """The request schema, then each content: its fields and a role of user or model."""
+    def check_generate(self, body: dict[str, Any], ep: str, cat: str, model: str) -> None:
+        """The request schema, then each content (its fields, a role of user or model, base64
+        data, replayed thought signatures), the response format, thinking and tool config."""
         self.check(GENERATE_FIELDS, body, ep, cat)
         contents = body.get("contents")
         for index, content in enumerate(contents if isinstance(contents, list) else [contents]):
             if not isinstance(content, Mapping):
                 continue  # read_contents reports it
             problem = check_fields(CONTENT_FIELDS, content, ("contents", index))
+            if problem is None:
+                problem = self.check_parts(content.get("parts") or (), ("contents", index))
             if problem is not None:
                 self.fail(ep, cat, self.invalid(problem))
             if content.get("role", "user") not in ("user", "model"):
                 self.bad_request(ep, cat, "Please use a valid role: user, model.")
+        if isinstance(contents, list):
+            self.check_signatures(contents, model, ep, cat)
+        config = _member(body, "generationConfig")
+        if config is not None:
+            self.check_config(config, model, ep, cat)
+        calling = _member(_member(body, "toolConfig") or {}, "functionCallingConfig")
+        if calling is not None:
+            allowed = _member(calling, "allowedFunctionNames")
+            mode = str(_member(calling, "mode") or "AUTO").upper()
+            if allowed and mode not in ("ANY", "VALIDATED"):
+                self.bad_request(
+                    ep,
+                    cat,
+                    "* GenerateContentRequest.tool_config.function_calling_config"
+                    ".allowed_function_names: allowed_function_names can only be set when mode "
+                    "is ANY or VALIDATED.\n",
+                )
+
+    def check_parts(self, parts: Any, path: Path) -> Problem | None:
+        """``inlineData`` is a base64 ``data`` with its ``mimeType``; ``fileData`` a URI with
+        one."""
+        for position, part in enumerate(parts):
+            for name, required in (("inlineData", "data"), ("fileData", "fileUri")):
+                blob = _member(part, name)
+                if blob is None:
+                    continue
+                where = (*path, "parts", position, name)
+                for field in ("mimeType", required):
+                    if not _member(blob, field):
+                        return Problem("missing", (*where, field), _STRING, None)
+                data = _member(blob, "data")
+                if name == "inlineData" and not _is_base64(str(data)):
+                    return Problem("value", (*where, "data"), _BYTES, data)
+        return None
+
+    def check_signatures(self, contents: list[Any], model: str, ep: str, cat: str) -> None:
+        """A replayed ``functionCall`` part keeps the ``thoughtSignature`` this emulator gave
+        it; Gemini 3 also requires one on the first call of each model turn in the current
+        turn (after the last user text)."""
+        current = 0
+        for index, content in enumerate(contents):
+            parts = content.get("parts") or ()
+            if content.get("role", "user") == "user" and any(_member(p, "text") for p in parts):
+                current = index
+        for index, content in enumerate(contents):
+            if content.get("role") != "model":
+                continue
+            first = True
+            for part in content.get("parts") or ():
+                call = _member(part, "functionCall")
+                if call is None:
+                    continue
+                signature = _member(part, "thoughtSignature")
+                if signature is None:
+                    if first and index > current and model.startswith("gemini-3"):
+                        self.bad_request(
+                            ep,
+                            cat,
+                            "Function call is missing a thought_signature in functionCall "
+                            "parts. This is required for tools to work correctly, and missing "
+                            "thought_signature may lead to degraded model performance. "
+                            f"Additional data, function call `default_api:{call.get('name')}` "
+                            f", position {index + 1}. Please refer to {_SIGNATURES} for more "
+                            "details.",
+                        )
+                elif signature != self.sign("functionCall", call.get("name"), call.get("args")):
+                    self.bad_request(ep, cat, "Corrupted thought signature.")
+                first = False
+
+    def check_config(self, config: Mapping[str, Any], model: str, ep: str, cat: str) -> None:
+        mime = _member(config, "responseMimeType")
+        field = "* GenerateContentRequest.generation_config"
+        if mime is not None and mime not in _MIME_TYPES:
+            self.bad_request(
+                ep,
+                cat,
+                f"{field}.response_mime_type: allowed mimetypes are `text/plain`, "
+                "`application/json`, `application/xml`, `application/yaml` and `text/x.enum`.\n",
+            )
+        has_schema = _member(config, "responseSchema") is not None
+        has_json_schema = _member(config, "responseJsonSchema") is not None
+        if has_schema and has_json_schema:
+            self.bad_request(
+                ep,
+                cat,
+                f"{field}.response_json_schema: response_json_schema and response_schema "
+                "cannot both be set.\n",
+            )
+        if (has_schema or has_json_schema) and mime not in ("application/json", "text/x.enum"):
+            self.bad_request(
+                ep,
+                cat,
+                f"{field}.response_mime_type: response_mime_type must be application/json or "
+                "text/x.enum when a response schema is set.\n",
+            )
+        thinking = _member(config, "thinkingConfig")
+        if thinking is None:
+            return
+        budget = _member(thinking, "thinkingBudget")
+        level = _member(thinking, "thinkingLevel")
+        if budget is not None and level is not None:
+            self.bad_request(
+                ep, cat, "You can only set only one of thinking budget and thinking level."
+            )
+        if level is not None and not model.startswith("gemini-3"):
+            self.bad_request(ep, cat, "Thinking level is not supported for this model.")
+        if budget is not None and int(float(budget)) == 0 and "pro" in model:
+            self.bad_request(
+                ep, cat, "Budget 0 is invalid. This model only works in thinking mode."
+            )
 
     def invalid(self, problem: Problem) -> Rendered:
         """Google's JSON-parser wording, with the field in a BadRequest detail."""
@@ -355,6 +576,8 @@ class GeminiProtocol(ProviderProtocol):
         else:
             assert spec is not None
             shown = json.dumps(value, ensure_ascii=False)
+            if spec is _BYTES:
+                shown = f"Base64 decoding failed for {shown}"
             message = f"Invalid value at '{field}' ({spec.wire_type or 'TYPE_STRING'}), {shown}"
         violation = {"field": field, "description": message}
         details = [
@@ -398,31 +621,31 @@ class GeminiProtocol(ProviderProtocol):
             texts.append(text)
             role = content.get("role", "user")  # check_generate admitted only user and model
             if role == "user":
-                if any(isinstance(p, Mapping) and "functionResponse" in p for p in parts):
+                if any(_member(p, "functionResponse") is not None for p in parts):
                     tool_results = True
                 elif text:
-                    last_user = text
+                    last_user, tool_results = text, False
         tools: list[ToolSpec] = []
         raw_tools = body.get("tools")
         if isinstance(raw_tools, list):
             for tool in raw_tools:
-                declarations = (
-                    tool.get("functionDeclarations") if isinstance(tool, Mapping) else None
-                )
-                for decl in declarations or ():
+                for decl in _member(tool, "functionDeclarations") or ():
                     if isinstance(decl, Mapping) and isinstance(decl.get("name"), str):
-                        params = decl.get("parameters")
+                        params = _member(decl, "parametersJsonSchema") or _member(
+                            decl, "parameters"
+                        )
                         tools.append(
                             ToolSpec(decl["name"], params if isinstance(params, Mapping) else {})
                         )
         choice: str | bool | None = None
-        config = body.get("toolConfig")
-        calling = config.get("functionCallingConfig") if isinstance(config, Mapping) else None
-        if isinstance(calling, Mapping):
-            mode = calling.get("mode")
-            allowed = calling.get("allowedFunctionNames")
+        calling = _member(_member(body, "toolConfig"), "functionCallingConfig")
+        if calling is not None:
+            mode = str(_member(calling, "mode") or "AUTO").upper()
+            allowed = _member(calling, "allowedFunctionNames")
             if mode == "ANY":
-                choice = allowed[0] if isinstance(allowed, list) and len(allowed) == 1 else True
+                if allowed:
+                    tools = [tool for tool in tools if tool.name in allowed]
+                choice = tools[0].name if len(tools) == 1 else True
             elif mode == "NONE":
                 tools = []
         return "\n".join(texts), last_user, tool_results, tools, choice
@@ -434,37 +657,49 @@ class GeminiProtocol(ProviderProtocol):
         cat = "generate"
         key = self.authenticate(request, ep, cat)
         body = self.parse_json(request, ep, cat)
-        self.check_generate(body, ep, cat)
+        self.check_generate(body, ep, cat, model)
         prompt, last_user, tool_results, tools, choice = self.read_contents(body, ep, cat)
         profile = self.model_profile(model, "chat", ep, cat)
-        config = body.get("generationConfig", body.get("generation_config"))
+        config = _member(body, "generationConfig") or {}
         max_tokens = None
-        seed = None
-        if isinstance(config, Mapping):
-            raw = config.get("maxOutputTokens", config.get("max_output_tokens"))
-            if raw is not None:
-                raw = int(float(raw))  # the schema admitted 64, 64.0 and "64"
-                if raw < 1:
-                    self.bad_request(
-                        ep,
-                        cat,
-                        "* GenerateContentRequest.generation_config.max_output_tokens: "
-                        "must be a positive integer\n",
-                    )
-                max_tokens = raw
-            seed = config.get("seed")
+        raw = _member(config, "maxOutputTokens")
+        if raw is not None:
+            raw = int(float(raw))  # the schema admitted 64, 64.0 and "64"
+            if raw < 1:
+                self.bad_request(
+                    ep,
+                    cat,
+                    "* GenerateContentRequest.generation_config.max_output_tokens: "
+                    "must be a positive integer\n",
+                )
+            max_tokens = raw
+        schema = _member(config, "responseJsonSchema") or _member(config, "responseSchema")
+        thinking = _member(config, "thinkingConfig")
+        budget = _member(thinking, "thinkingBudget")
+        thinks = thinking is not None and (budget is None or int(float(budget)) != 0)
         generation = self.generate(
             model=model,
             prompt=prompt,
             last_user_text=last_user,
             max_tokens=max_tokens,
-            request_seed=seed,
+            request_seed=_member(config, "seed"),
             tools=tools,
             tool_choice=choice,
             tool_results_present=tool_results,
+            json_reply=_member(config, "responseMimeType") == "application/json",
+            json_schema=schema if isinstance(schema, Mapping) else None,
+            thinking=thinks,
         )
         self.check_context(profile, generation.input_tokens, ep, cat)
         sse = request.query_param("alt") == "sse"
+        system = _member(body, "systemInstruction")
+        contents = body["contents"] if isinstance(body["contents"], list) else [body["contents"]]
+        segments = [
+            Segment.of(json.dumps(c, sort_keys=True), text_of(c.get("parts")))
+            for c in ([system] if isinstance(system, Mapping) else []) + contents
+        ]
+        scope = json.dumps([model, body.get("tools")], sort_keys=True)
+        show_thoughts = bool(_member(thinking, "includeThoughts"))
         return Call(
             endpoint=ep,
             category=cat,
@@ -472,33 +707,105 @@ class GeminiProtocol(ProviderProtocol):
             stream=stream,
             profile=profile,
             input_tokens=generation.input_tokens,
-            output_tokens=generation.output_tokens,
+            output_tokens=generation.output_tokens + generation.reasoning_tokens,
             key_id=key,
-            render=partial(self.render_generation, model, generation, stream, sse),
+            render=partial(
+                self.render_generation,
+                model,
+                generation,
+                stream,
+                sse,
+                show_thoughts,
+                (scope, segments),
+            ),
         )
 
-    def usage(self, prompt: int, output: int | None) -> dict[str, Any]:
+    def usage(
+        self, prompt: int, output: int | None, thoughts: int = 0, cached: int = 0
+    ) -> dict[str, Any]:
+        """``usageMetadata``: the prompt count includes the cached tokens; thoughts are counted
+        apart from the candidates but in the total."""
         usage: dict[str, Any] = {"promptTokenCount": prompt}
         if output is not None:
             usage["candidatesTokenCount"] = output
-        usage["totalTokenCount"] = prompt + (output or 0)
+        if cached:
+            usage["cachedContentTokenCount"] = cached
+        usage["totalTokenCount"] = prompt + (output or 0) + thoughts
         usage["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": prompt}]
+        if cached:
+            usage["cacheTokensDetails"] = [{"modality": "TEXT", "tokenCount": cached}]
+        if thoughts:
+            usage["thoughtsTokenCount"] = thoughts
         return usage
 
+    def call_parts(self, generation: Generation, signed: bool) -> list[dict[str, Any]]:
+        """One whole ``functionCall`` part per call; the first carries the thought signature
+        when the model thought."""
+        parts: list[dict[str, Any]] = []
+        for call in generation.tool_calls:
+            part: dict[str, Any] = {"functionCall": {"name": call.name, "args": call.arguments}}
+            if signed and not parts:
+                part["thoughtSignature"] = self.sign("functionCall", call.name, call.arguments)
+            parts.append(part)
+        return parts
+
     def render_generation(
-        self, model: str, generation: Generation, stream: bool, sse: bool, ctx: Context
+        self,
+        model: str,
+        generation: Generation,
+        stream: bool,
+        sse: bool,
+        show_thoughts: bool,
+        cache: tuple[str, Sequence[Segment]],
+        ctx: Context,
     ) -> Rendered:
         response_id = self.reply_id(model, generation)[:22]
         finish = _FINISH[generation.finish]
-        call = generation.tool_call
-        if call is not None:
-            last_parts: list[dict[str, Any]] = [
-                {"functionCall": {"name": call.name, "args": call.arguments}}
-            ]
-            pieces: tuple[str, ...] = ()
+        cached = self.cache.implicit(*cache, CACHE_MINIMUM)
+        thoughts = generation.reasoning_tokens
+        usage = self.usage(generation.input_tokens, generation.output_tokens, thoughts, cached)
+        thought_parts = (
+            [{"text": generation.thinking_text, "thought": True}]
+            if show_thoughts and generation.thinking
+            else []
+        )
+        calls = self.call_parts(generation, bool(generation.thinking))
+        if not stream:
+            parts = thought_parts + (calls or [{"text": generation.text}])
+            body = {
+                "candidates": [
+                    {
+                        "content": {"parts": parts, "role": "model"},
+                        "finishReason": finish,
+                        "index": 0,
+                    }
+                ],
+                "usageMetadata": usage,
+                "modelVersion": model,
+                "responseId": response_id,
+            }
+            return Rendered(200, _JSON_HEADERS, (json_bytes(body),))
+        # Thoughts, then text a token per chunk; the last chunk has the last piece (or the
+        # calls), the finish reason and the complete usage.
+        streamed: list[tuple[dict[str, Any], int]] = []
+        if show_thoughts:
+            streamed += [({"text": piece, "thought": True}, 1) for piece in generation.thinking]
+        streamed += [({"text": piece}, 1) for piece in generation.pieces[:-1]]
+        if calls:
+            last_parts: list[dict[str, Any]] = calls
         else:
             last_parts = [{"text": generation.pieces[-1] if generation.pieces else ""}]
-            pieces = generation.pieces[:-1]
+        head = b'{"candidates":[{"content":{"parts":['
+        tail = (
+            b'],"role":"model"},"index":0}],"usageMetadata":'
+            + json_bytes(self.usage(generation.input_tokens, None))
+            + b',"modelVersion":'
+            + json_bytes(model)
+            + b',"responseId":'
+            + json_bytes(response_id)
+            + b"}"
+        )
+        chunks = [head + json_bytes(part) + tail for part, _ in streamed]
         final = {
             "candidates": [
                 {
@@ -507,27 +814,12 @@ class GeminiProtocol(ProviderProtocol):
                     "index": 0,
                 }
             ],
-            "usageMetadata": self.usage(generation.input_tokens, generation.output_tokens),
+            "usageMetadata": usage,
             "modelVersion": model,
             "responseId": response_id,
         }
-        if not stream:
-            if call is None:
-                final["candidates"][0]["content"]["parts"] = [{"text": generation.text}]  # type: ignore[index]
-            return Rendered(200, _JSON_HEADERS, (json_bytes(final),))
-        head = b'{"candidates":[{"content":{"parts":[{"text":'
-        tail = (
-            b'}],"role":"model"},"index":0}],"usageMetadata":'
-            + json_bytes(self.usage(generation.input_tokens, None))
-            + b',"modelVersion":'
-            + json_bytes(model)
-            + b',"responseId":'
-            + json_bytes(response_id)
-            + b"}"
-        )
-        chunks = [head + json_bytes(piece) + tail for piece in pieces]
         chunks.append(json_bytes(final))
-        tokens = [1] * len(pieces) + [1 if call is None else generation.output_tokens]
+        tokens = [count for _, count in streamed] + [generation.output_tokens if calls else 1]
         if sse:
             events = tuple(b"data: " + chunk + b"\r\n\r\n" for chunk in chunks)
             return Rendered(200, _SSE_HEADERS, events, streaming=True, tokens=tuple(tokens))

@@ -10,10 +10,11 @@ native ``/completion`` streams ``data:`` events and ends after the ``stop: true`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any, ClassVar
 
+from ..caching import Segment
 from ..content import Generation
 from ..profiles import ModelKind, ModelProfile
 from ..quota import QuotaDecision
@@ -201,6 +202,14 @@ class LlamaCppProtocol(OpenAIProtocol):
 
     def check_embeddings(self, body: dict[str, Any], ep: str) -> None:
         """llama-server ignores unknown embedding fields too."""
+
+    def reasons(self, body: Mapping[str, Any]) -> bool:
+        """The emulated model does not think (llama-server ignores ``reasoning_effort``)."""
+        return False
+
+    def cached_tokens(self, scope: str, segments: Sequence[Segment]) -> int:
+        """Nothing reported as cached: llama-server's prompt cache shows only in timings."""
+        return 0
 
     def timings(self, profile: ModelProfile, prompt_n: int, predicted_n: int) -> dict[str, Any]:
         prompt_s, gen_s = nominal_seconds(profile, prompt_n, predicted_n)

@@ -9,6 +9,7 @@ the status left at 200. ``llama3.2`` and ``llama3.2:latest`` name the same model
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from functools import partial
@@ -48,7 +49,9 @@ _COMMON: dict[str, Spec] = {
     "format": Spec(("any",)),
     "options": _go("object", wire="map[string]interface {}"),
     "keep_alive": _go("number", "string", wire="api.Duration"),
-    "think": _go("boolean", "string", wire="api.ThinkValue"),
+    "think": Spec(
+        ("boolean", "string"), choices=("high", "medium", "low"), wire_type="api.ThinkValue"
+    ),
     "logprobs": _BOOL,
     "top_logprobs": _go("integer", wire="int"),
 }
@@ -167,6 +170,24 @@ def go_type_error(problem: Problem, struct: str) -> str:
         f"json: cannot unmarshal {got} into Go struct field {struct}.{'.'.join(names)} "
         f"of type {spec.wire_type}"
     )
+
+
+_BASE64_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+
+
+def go_base64_error(text: str) -> int | None:
+    """Where Go's ``base64.StdEncoding`` stops decoding ``text`` (None: it decodes): the first
+    byte outside the alphabet, misplaced padding, or the start of an incomplete last quantum.
+    Line breaks are skipped, as Go skips them."""
+    data = text.replace("\r", "").replace("\n", "")
+    body = data.rstrip("=")
+    padding = len(data) - len(body)
+    for index, char in enumerate(body):
+        if char not in _BASE64_ALPHABET:
+            return index
+    if padding > 2 or len(data) % 4:
+        return len(data) - len(data) % 4 if len(data) % 4 else len(body)
+    return None
 
 
 def option_error(options: Mapping[str, Any]) -> str | None:
@@ -364,6 +385,13 @@ class OllamaProtocol(ProviderProtocol):
         """
         cat = "embed" if ep in ("embed", "embeddings") else "generate"
         problem = check_fields(fields, body, extra=True)
+        if problem is not None and problem.path == ("think",) and problem.kind == "value":
+            self.bad_request(
+                ep,
+                cat,
+                f"invalid think value: {json.dumps(problem.value)} "
+                '(must be "high", "medium", "low", true, or false)',
+            )
         if problem is not None:
             self.bad_request(ep, cat, go_type_error(problem, _STRUCTS.get(ep, "EmbeddingRequest")))
         for name in body:
@@ -420,10 +448,11 @@ class OllamaProtocol(ProviderProtocol):
             if role not in ("system", "user", "assistant", "tool"):
                 self.bad_request(ep, cat, f"invalid role in messages[{index}]: {role!r}")
             assert isinstance(message, Mapping)
+            self.check_images(message.get("images"), ep, "Message.messages.images")
             text = text_of(message.get("content"))
             texts.append(text)
             if role == "user":
-                last_user = text
+                last_user, tool_results = text, False
             elif role == "tool":
                 tool_results = True
         tools = []
@@ -435,6 +464,7 @@ class OllamaProtocol(ProviderProtocol):
                     ToolSpec(function["name"], params if isinstance(params, Mapping) else {})
                 )
         max_tokens, seed = self.options(body, ep)
+        schema = self.read_format(body, ep, stream)
         generation = self.generate(
             model=model,
             prompt="\n".join(texts),
@@ -443,6 +473,9 @@ class OllamaProtocol(ProviderProtocol):
             request_seed=seed,
             tools=tools,
             tool_results_present=tool_results,
+            json_reply=schema is not None,
+            json_schema=schema or None,
+            thinking=body.get("think") not in (None, False),
         )
         return Call(
             endpoint=ep,
@@ -451,10 +484,48 @@ class OllamaProtocol(ProviderProtocol):
             stream=stream,
             profile=profile,
             input_tokens=generation.input_tokens,
-            output_tokens=generation.output_tokens,
+            output_tokens=generation.output_tokens + generation.reasoning_tokens,
             key_id=key,
             render=partial(self.render, model, profile, generation, stream, True),
         )
+
+    def check_images(self, images: Any, ep: str, field: str) -> None:
+        """Images are Go ``[]byte`` values: base64 strings, never URLs (decoding error 400)."""
+        for image in images or ():
+            if not isinstance(image, str):
+                got = _GO_JSON.get(json_type(image), json_type(image))
+                self.bad_request(
+                    ep,
+                    "generate",
+                    f"json: cannot unmarshal {got} into Go struct field {field} of type "
+                    "api.ImageData",
+                )
+            at = go_base64_error(image)
+            if at is not None:
+                self.bad_request(ep, "generate", f"illegal base64 data at input byte {at}")
+
+    def read_format(self, body: Mapping[str, Any], ep: str, stream: bool) -> dict[str, Any] | None:
+        """``format``: ``"json"`` (``{}``: any JSON) or a JSON schema; unset, null or ``""``
+        is no format. Anything else fails when the runner loads it: a 500, or an error line
+        in a stream."""
+        fmt = body.get("format")
+        if fmt is None or fmt == "":
+            return None
+        if fmt == "json":
+            return {}
+        if isinstance(fmt, dict):
+            return fmt
+        raw = json.dumps(fmt, separators=(",", ":"))
+        message = (
+            f'invalid format: {json.dumps(raw)}; expected "json" or a valid JSON Schema object'
+        )
+        if stream:
+            self.fail(
+                ep,
+                "generate",
+                Rendered(200, _NDJSON, (ndjson_line({"error": message}),), streaming=True),
+            )
+        self.fail(ep, "generate", self.error(500, message))
 
     def generate_endpoint(self, request: HttpRequest) -> Call:
         ep, cat = "generate", "generate"
@@ -470,15 +541,20 @@ class OllamaProtocol(ProviderProtocol):
         stream = self.stream_flag(body, ep)
         if not prompt:
             return self.load_reply(ep, model, key, {"response": ""})
+        self.check_images(body.get("images"), ep, "GenerateRequest.images")
         system = body.get("system")
         full_prompt = f"{system}\n{prompt}" if isinstance(system, str) and system else prompt
         max_tokens, seed = self.options(body, ep)
+        schema = self.read_format(body, ep, stream)
         generation = self.generate(
             model=model,
             prompt=full_prompt,
             last_user_text=prompt,
             max_tokens=max_tokens,
             request_seed=seed,
+            json_reply=schema is not None,
+            json_schema=schema or None,
+            thinking=body.get("think") not in (None, False),
         )
         return Call(
             endpoint=ep,
@@ -518,7 +594,7 @@ class OllamaProtocol(ProviderProtocol):
             "load_duration": load_ns,
             "prompt_eval_count": generation.input_tokens,
             "prompt_eval_duration": prompt_ns,
-            "eval_count": generation.output_tokens,
+            "eval_count": generation.output_tokens + generation.reasoning_tokens,
             "eval_duration": eval_ns,
         }
 
@@ -532,21 +608,26 @@ class OllamaProtocol(ProviderProtocol):
         ctx: Context,
     ) -> Rendered:
         stamp = created_at(ctx.created)
-        call = generation.tool_call
         done_reason = _FINISH[generation.finish]
+        calls = [
+            {"function": {"index": index, "name": call.name, "arguments": call.arguments}}
+            for index, call in enumerate(generation.tool_calls)
+        ]
         final: dict[str, Any] = {"model": model, "created_at": stamp}
         if chat:
             message: dict[str, Any] = {
                 "role": "assistant",
                 "content": "" if stream else generation.text,
             }
-            if call is not None and not stream:
-                message["tool_calls"] = [
-                    {"function": {"name": call.name, "arguments": call.arguments}}
-                ]
+            if generation.thinking and not stream:
+                message["thinking"] = generation.thinking_text
+            if calls and not stream:
+                message["tool_calls"] = calls
             final["message"] = message
         else:
             final["response"] = "" if stream else generation.text
+            if generation.thinking and not stream:
+                final["thinking"] = generation.thinking_text
         final["done_reason"] = done_reason
         final["done"] = True
         final.update(self.metrics(profile, generation))
@@ -555,14 +636,16 @@ class OllamaProtocol(ProviderProtocol):
         prefix = json_bytes({"model": model, "created_at": stamp})[:-1]
         if chat:
             head = prefix + b',"message":{"role":"assistant","content":'
+            thought_head = prefix + b',"message":{"role":"assistant","content":"","thinking":'
             tail = b'},"done":false}\n'
         else:
             head = prefix + b',"response":'
+            thought_head = prefix + b',"response":"","thinking":'
             tail = b',"done":false}\n'
-        events = [head + json_bytes(piece) + tail for piece in generation.pieces]
+        events = [thought_head + json_bytes(piece) + tail for piece in generation.thinking]
+        events += [head + json_bytes(piece) + tail for piece in generation.pieces]
         tokens = [1] * len(events)
-        if call is not None and chat:
-            calls = [{"function": {"name": call.name, "arguments": call.arguments}}]
+        if calls and chat:
             line = {
                 "model": model,
                 "created_at": stamp,

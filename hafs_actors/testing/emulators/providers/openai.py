@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import array
 import base64
-from collections.abc import Mapping
+import binascii
+import json
+import re
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any, ClassVar, NoReturn
 
+from ..caching import Segment
 from ..content import Generation, ToolSpec, count_tokens, embedding_vector, split_pieces
 from ..profiles import ModelProfile
 from ..quota import QuotaDecision
@@ -40,6 +44,53 @@ _OBJECT = Spec(("object",))
 _ARRAY = Spec(("array",))
 _CONTENT = Spec(("string", "array"), required=True)
 _PENALTY = Spec(("number",), minimum=-2, maximum=2)
+_TOOL = obj(
+    {
+        "type": Spec(("string",), required=True, choices=("function", "custom")),
+        "function": obj(
+            {
+                "name": Spec(("string",), required=True),
+                "description": _STRING,
+                "parameters": _OBJECT,
+                "strict": Spec(("boolean", "null")),
+            }
+        ),
+        "custom": _OBJECT,
+    }
+)
+_NAMED_CHOICE = Fields(
+    {
+        "type": Spec(("string",), required=True, choices=("function",)),
+        "function": obj({"name": Spec(("string",), required=True)}, required=True),
+    }
+)
+# Content parts by type; only user messages may carry images.
+PART_FIELDS: dict[str, Fields] = {
+    "text": Fields({"type": _STRING, "text": Spec(("string",), required=True)}),
+    "image_url": Fields(
+        {
+            "type": _STRING,
+            "image_url": obj(
+                {
+                    "url": Spec(("string",), required=True),
+                    "detail": Spec(("string",), choices=("auto", "low", "high")),
+                },
+                required=True,
+            ),
+        }
+    ),
+    "input_audio": Fields({"type": _STRING, "input_audio": Spec(("object",), required=True)}),
+    "file": Fields({"type": _STRING, "file": Spec(("object",), required=True)}),
+    "refusal": Fields({"type": _STRING, "refusal": Spec(("string",), required=True)}),
+}
+_PART_TYPES = Spec(("string",), choices=tuple(PART_FIELDS))
+_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+_IMAGE_TYPES = ("png", "jpeg", "gif", "webp")
+_DATA_URL = re.compile(r"^data:image/([a-z]+);base64,(.*)$", re.DOTALL)
+# Models that reason (and so take ``reasoning_effort``): the o-series and GPT-5.
+_REASONING_MODEL = re.compile(r"^(?:o\d|gpt-5)")
+# Automatic prompt caching: prompts from 1024 tokens, cached in 128-token steps.
+CACHE_MINIMUM, CACHE_STEP = 1024, 128
 # The chat completions body, from the official SDK's CompletionCreateParams.
 CHAT_FIELDS = Fields(
     {
@@ -71,7 +122,14 @@ CHAT_FIELDS = Fields(
                 "type": Spec(
                     ("string",), required=True, choices=("text", "json_object", "json_schema")
                 ),
-                "json_schema": _OBJECT,
+                "json_schema": obj(
+                    {
+                        "name": Spec(("string",), required=True),
+                        "description": _STRING,
+                        "schema": _OBJECT,
+                        "strict": Spec(("boolean", "null")),
+                    }
+                ),
             }
         ),
         "safety_identifier": _STRING,
@@ -83,7 +141,7 @@ CHAT_FIELDS = Fields(
         "stream_options": obj({"include_usage": _BOOL, "include_obfuscation": _BOOL}),
         "temperature": Spec(("number",), minimum=0, maximum=2),
         "tool_choice": Spec(("string", "object"), choices=("none", "auto", "required")),
-        "tools": Spec(("array",), items=_OBJECT),
+        "tools": Spec(("array",), items=_TOOL),
         "top_logprobs": Spec(("integer",), minimum=0, maximum=20),
         "top_p": Spec(("number",), minimum=0, maximum=1),
         "user": _STRING,
@@ -319,6 +377,10 @@ class OpenAIProtocol(ProviderProtocol):
         options = body.get("stream_options")
         include_usage = isinstance(options, Mapping) and options.get("include_usage") is True
         tools, tool_choice = self.read_tools(body, ep)
+        fmt = body.get("response_format")
+        fmt_type = fmt.get("type") if isinstance(fmt, Mapping) else None
+        described = fmt.get("json_schema") if isinstance(fmt, Mapping) else None
+        schema = described.get("schema") if isinstance(described, Mapping) else None
         generation = self.generate(
             model=model,
             prompt=prompt,
@@ -328,9 +390,19 @@ class OpenAIProtocol(ProviderProtocol):
             tools=tools,
             tool_choice=tool_choice,
             tool_results_present=tool_results,
+            parallel_tool_calls=body.get("parallel_tool_calls") is not False,
+            json_reply=fmt_type in ("json_object", "json_schema"),
+            json_schema=schema if isinstance(schema, Mapping) else None,
+            thinking=self.reasons(body),
         )
         self.check_context(profile, generation.input_tokens, ep, cat)
-        render = partial(self.render_chat, model, profile, generation, stream, include_usage)
+        segments = [
+            Segment.of(json.dumps(m, sort_keys=True), text_of(m.get("content"))) for m in messages
+        ]
+        scope = json.dumps([model, body.get("tools"), fmt], sort_keys=True)
+        render = partial(
+            self.render_chat, model, profile, generation, stream, include_usage, scope, segments
+        )
         return Call(
             endpoint=ep,
             category=cat,
@@ -338,21 +410,116 @@ class OpenAIProtocol(ProviderProtocol):
             stream=stream,
             profile=profile,
             input_tokens=generation.input_tokens,
-            output_tokens=generation.output_tokens,
+            output_tokens=generation.output_tokens + generation.reasoning_tokens,
             key_id=key,
             render=render,
         )
 
+    def reasons(self, body: Mapping[str, Any]) -> bool:
+        """Whether the model thinks: a reasoning model asked for an effort above ``none``."""
+        return body.get("reasoning_effort") not in (None, "none")
+
+    def cached_tokens(self, scope: str, segments: Sequence[Segment]) -> int:
+        return self.cache.implicit(scope, segments, CACHE_MINIMUM, CACHE_STEP)
+
     # --- request validation -----------------------------------------------------------------
 
     def check_chat(self, body: dict[str, Any], ep: str) -> None:
-        """Reject what the real API rejects: the body schema, message shapes, tool-call order."""
+        """Reject what the real API rejects: the body schema, message shapes, tool-call order,
+        tool and response-format rules."""
         problem = check_fields(CHAT_FIELDS, body)
         messages = body.get("messages")
         if problem is None and isinstance(messages, list):
             problem = self.check_messages(messages)
+        if problem is None:
+            problem = self.check_features(body)
         if problem is not None:
             self.fail(ep, "generate", self.invalid(problem))
+
+    def check_features(self, body: dict[str, Any]) -> Problem | None:
+        """Tools, ``tool_choice``, ``response_format`` and ``reasoning_effort`` beyond their
+        types; the ones with their own wording answer at once."""
+        tools = body.get("tools")
+        for index, tool in enumerate(tools or ()):
+            function = tool.get("function")
+            if tool["type"] == "function" and function is None:
+                return Problem("missing", ("tools", index, "function"), _OBJECT, None)
+            if function is not None and not _NAME.match(function["name"]):
+                self.invalid_value(
+                    f"Invalid 'tools[{index}].function.name': string does not match pattern. "
+                    "Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.",
+                    f"tools[{index}].function.name",
+                )
+        for name in ("tool_choice", "parallel_tool_calls"):
+            if body.get(name) is not None and not tools:
+                self.invalid_value(
+                    f"Invalid value for '{name}': '{name}' is only allowed when 'tools' are "
+                    "specified.",
+                    name,
+                )
+        choice = body.get("tool_choice")
+        if isinstance(choice, Mapping):
+            problem = check_fields(_NAMED_CHOICE, choice, ("tool_choice",))
+            if problem is not None:
+                return problem
+            name = choice["function"]["name"]
+            names = [t.get("function", {}).get("name") for t in tools or ()]
+            if name not in names:
+                self.invalid_value(
+                    f"Invalid value for 'tool_choice': tool '{name}' not found in 'tools'.",
+                    "tool_choice",
+                )
+        fmt = body.get("response_format")
+        if isinstance(fmt, Mapping):
+            problem = self.check_response_format(fmt, body.get("messages") or [])
+            if problem is not None:
+                return problem
+        effort = body.get("reasoning_effort")
+        model = body.get("model")
+        if effort is not None and isinstance(model, str) and not _REASONING_MODEL.match(model):
+            message = "Unsupported parameter: 'reasoning_effort' is not supported with this model."
+            self.fail(
+                "chat.completions",
+                "generate",
+                self.error(400, message, param="reasoning_effort", code="unsupported_parameter"),
+            )
+        return None
+
+    def check_response_format(self, fmt: Mapping[str, Any], messages: list[Any]) -> Problem | None:
+        """``json_schema`` needs its description (a valid name; a strict schema must be an
+        object with every property required and no additional ones); ``json_object`` needs the
+        word "json" somewhere in the messages."""
+        kind = fmt["type"]
+        described = fmt.get("json_schema")
+        if kind == "json_schema":
+            if described is None:
+                return Problem("missing", ("response_format", "json_schema"), _OBJECT, None)
+            name = described["name"]
+            if not _NAME.match(name):
+                self.invalid_value(
+                    "Invalid 'response_format.json_schema.name': string does not match pattern. "
+                    "Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.",
+                    "response_format.json_schema.name",
+                )
+            schema = described.get("schema")
+            if described.get("strict") and isinstance(schema, Mapping):
+                why = strict_schema_error(schema, ())
+                if why is not None:
+                    self.invalid_value(
+                        f"Invalid schema for response_format '{name}': {why}", "response_format"
+                    )
+        elif kind == "json_object" and not any(
+            "json" in text_of(m.get("content")).lower() for m in messages if isinstance(m, Mapping)
+        ):
+            self.invalid_value(
+                "'messages' must contain the word 'json' in some form, to use 'response_format' "
+                "of type 'json_object'.",
+                "messages",
+            )
+        return None
+
+    def invalid_value(self, message: str, param: str) -> NoReturn:
+        self.fail("chat.completions", "generate", self.error(400, message, param=param))
 
     def check_embeddings(self, body: dict[str, Any], ep: str) -> None:
         problem = check_fields(EMBEDDING_FIELDS, body)
@@ -372,6 +539,8 @@ class OpenAIProtocol(ProviderProtocol):
                     return Problem("missing", (*path, "role"), _ROLE, None)
                 return Problem("value", (*path, "role"), Spec(("string",), choices=_ROLES), role)
             problem = check_fields(MESSAGE_FIELDS[role], message, path)
+            if problem is None and isinstance(message.get("content"), list):
+                problem = self.check_parts(role, message["content"], (*path, "content"))
             if problem is not None:
                 return problem
             if role == "tool":
@@ -395,6 +564,63 @@ class OpenAIProtocol(ProviderProtocol):
             answerable = bool(calls)
             pending = [c["id"] for c in calls or () if isinstance(c.get("id"), str)]
         return None
+
+    def check_parts(self, role: str, parts: list[Any], path: Path) -> Problem | None:
+        """Content parts by type; an image only in a user message, as an http(s) URL or a
+        base64 ``data:`` URL of a PNG, JPEG, GIF or WebP image."""
+        for position, part in enumerate(parts):
+            where: Path = (*path, position)
+            if not isinstance(part, Mapping):
+                return Problem("type", where, _OBJECT, part)
+            kind = part.get("type")
+            if kind not in PART_FIELDS:
+                return Problem("value", (*where, "type"), _PART_TYPES, kind)
+            problem = check_fields(PART_FIELDS[kind], part, where)
+            if problem is not None or kind != "image_url":
+                if problem is not None:
+                    return problem
+                continue
+            param = openai_param(path[:2])
+            if role != "user":
+                self.invalid_value(
+                    f"Invalid '{param}'. Image URLs are only allowed for messages with role "
+                    f"'user', but this message with role '{role}' contains an image URL.",
+                    param,
+                )
+            self.check_image_url(
+                part["image_url"]["url"], openai_param((*where, "image_url", "url"))
+            )
+        return None
+
+    def check_image_url(self, url: str, param: str) -> None:
+        if url.startswith(("https://", "http://")):
+            return
+        found = _DATA_URL.match(url)
+        if found is None or not _is_base64(found.group(2)):
+            self.fail(
+                "chat.completions",
+                "generate",
+                self.error(
+                    400,
+                    f"Invalid '{param}'. Expected a base64-encoded data URL with an image MIME "
+                    "type (e.g. 'data:image/png;base64,aW1nIGJ5dGVzIGhlcmU='), but got a value "
+                    "with an invalid format.",
+                    param=param,
+                    code="invalid_value",
+                ),
+            )
+        if found.group(1) not in _IMAGE_TYPES:
+            self.fail(
+                "chat.completions",
+                "generate",
+                self.error(
+                    400,
+                    "You uploaded an unsupported image. Please make sure your image has of one "
+                    "the following formats: ['png', 'jpeg', 'gif', 'webp'].",
+                    param=param,
+                    code="invalid_image_format",
+                ),
+            )
 
     def order_error(self, message: str, index: int) -> NoReturn:
         rendered = self.error(400, message, param=f"messages.[{index}].role")
@@ -480,7 +706,7 @@ class OpenAIProtocol(ProviderProtocol):
             text = text_of(message.get("content"))
             texts.append(text)
             if role == "user":
-                last_user = text
+                last_user, tool_results = text, False
             elif role in ("tool", "function"):
                 tool_results = True
         return "\n".join(texts), last_user, tool_results
@@ -515,15 +741,19 @@ class OpenAIProtocol(ProviderProtocol):
             return tools, name if isinstance(name, str) else None
         return tools, None
 
-    def usage(self, generation: Generation) -> dict[str, Any]:
-        prompt, completion = generation.input_tokens, generation.output_tokens
+    def usage(self, generation: Generation, cached: int = 0) -> dict[str, Any]:
+        """Usage; ``completion_tokens`` includes the reasoning tokens, ``prompt_tokens`` the
+        cached ones, as OpenAI counts them."""
+        prompt = generation.input_tokens
+        reasoning = generation.reasoning_tokens
+        completion = generation.output_tokens + reasoning
         return {
             "prompt_tokens": prompt,
             "completion_tokens": completion,
             "total_tokens": prompt + completion,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
             "completion_tokens_details": {
-                "reasoning_tokens": 0,
+                "reasoning_tokens": reasoning,
                 "audio_tokens": 0,
                 "accepted_prediction_tokens": 0,
                 "rejected_prediction_tokens": 0,
@@ -535,14 +765,13 @@ class OpenAIProtocol(ProviderProtocol):
         return {}
 
     def tool_calls(self, generation: Generation) -> list[dict[str, Any]]:
-        call = generation.tool_call
-        assert call is not None
         return [
             {
                 "id": f"call_{call.id}",
                 "type": "function",
                 "function": {"name": call.name, "arguments": call.arguments_json},
             }
+            for call in generation.tool_calls
         ]
 
     def render_chat(
@@ -552,16 +781,19 @@ class OpenAIProtocol(ProviderProtocol):
         generation: Generation,
         stream: bool,
         include_usage: bool,
+        scope: str,
+        segments: Sequence[Segment],
         ctx: Context,
     ) -> Rendered:
         reply_id = "chatcmpl-" + self.reply_id(model, generation)
         created = int(ctx.created)
+        usage = self.usage(generation, self.cached_tokens(scope, segments))
         if stream:
             return self.render_chat_stream(
-                reply_id, created, model, profile, generation, include_usage
+                reply_id, created, model, profile, generation, usage if include_usage else None
             )
         message: dict[str, Any] = {"role": "assistant", "content": generation.text or None}
-        if generation.tool_call is not None:
+        if generation.tool_calls:
             message["tool_calls"] = self.tool_calls(generation)
         message["refusal"] = None
         body: dict[str, Any] = {
@@ -577,7 +809,7 @@ class OpenAIProtocol(ProviderProtocol):
                     "finish_reason": generation.finish,
                 }
             ],
-            "usage": self.usage(generation),
+            "usage": usage,
             "service_tier": "default",
             "system_fingerprint": self.fingerprint,
             **self.extra_fields(profile, generation),
@@ -591,8 +823,10 @@ class OpenAIProtocol(ProviderProtocol):
         model: str,
         profile: ModelProfile,
         generation: Generation,
-        include_usage: bool,
+        usage: dict[str, Any] | None,
     ) -> Rendered:
+        """Role chunk, content (or ``delta.tool_calls``: each call's id and name in its first
+        fragment, then its arguments a token at a time), finish chunk, usage chunk, ``[DONE]``."""
         base = {
             "id": reply_id,
             "object": "chat.completion.chunk",
@@ -605,8 +839,7 @@ class OpenAIProtocol(ProviderProtocol):
         tail = b',"logprobs":null,"finish_reason":null}]}'
         events: list[bytes] = []
         tokens: list[int] = []
-        call = generation.tool_call
-        if call is None:
+        if not generation.tool_calls:
             role: dict[str, Any] = {"role": "assistant", "content": "", "refusal": None}
             events.append(b"data: " + head + json_bytes(role) + tail + b"\n\n")
             tokens.append(0)
@@ -615,24 +848,23 @@ class OpenAIProtocol(ProviderProtocol):
                     b"data: " + head + b'{"content":' + json_bytes(piece) + b"}" + tail + b"\n\n"
                 )
                 tokens.append(1)
-        else:
-            first = {
-                "role": "assistant",
-                "content": None,
+        for index, call in enumerate(generation.tool_calls):
+            first: dict[str, Any] = {
                 "tool_calls": [
                     {
-                        "index": 0,
+                        "index": index,
                         "id": f"call_{call.id}",
                         "type": "function",
                         "function": {"name": call.name, "arguments": ""},
                     }
-                ],
-                "refusal": None,
+                ]
             }
+            if index == 0:
+                first = {"role": "assistant", "content": None, **first, "refusal": None}
             events.append(b"data: " + head + json_bytes(first) + tail + b"\n\n")
             tokens.append(0)
             for fragment in split_pieces(call.arguments_json):
-                delta = {"tool_calls": [{"index": 0, "function": {"arguments": fragment}}]}
+                delta = {"tool_calls": [{"index": index, "function": {"arguments": fragment}}]}
                 events.append(b"data: " + head + json_bytes(delta) + tail + b"\n\n")
                 tokens.append(count_tokens(fragment))
         finish: dict[str, Any] = {
@@ -646,9 +878,8 @@ class OpenAIProtocol(ProviderProtocol):
             finish.update(self.extra_fields(profile, generation))
         events.append(sse_event(json_bytes(finish)))
         tokens.append(0)
-        if include_usage and not self.usage_in_finish_chunk:
-            usage_chunk = {**base, "choices": [], "usage": self.usage(generation)}
-            events.append(sse_event(json_bytes(usage_chunk)))
+        if usage is not None and not self.usage_in_finish_chunk:
+            events.append(sse_event(json_bytes({**base, "choices": [], "usage": usage})))
             tokens.append(0)
         events.append(_DONE)
         tokens.append(0)
@@ -775,6 +1006,53 @@ def openai_param(path: Path) -> str:
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
     return out
+
+
+def strict_schema_error(schema: Mapping[str, Any], context: Path) -> str | None:
+    """What Structured Outputs' strict mode refuses in a schema: a root that is not an object,
+    an object without ``additionalProperties: false`` or not requiring every property."""
+    if not context and schema.get("type") != "object":
+        return (
+            "schema must be a JSON Schema of 'type: \"object\"', got "
+            f"'type: \"{schema.get('type')}\"'."
+        )
+    properties = schema.get("properties")
+    if schema.get("type") == "object" or isinstance(properties, Mapping):
+        where = f"In context={tuple(context)!r}, "
+        if schema.get("additionalProperties") is not False:
+            return where + "'additionalProperties' is required to be supplied and to be false."
+        if isinstance(properties, Mapping):
+            required = schema.get("required")
+            missing = [n for n in properties if not isinstance(required, list) or n not in required]
+            if missing:
+                return (
+                    where + "'required' is required to be supplied and to be an array including "
+                    f"every key in properties. Missing '{missing[0]}'."
+                )
+            for name, sub in properties.items():
+                if isinstance(sub, Mapping):
+                    why = strict_schema_error(sub, (*context, "properties", name))
+                    if why is not None:
+                        return why
+    items = schema.get("items")
+    if isinstance(items, Mapping):
+        return strict_schema_error(items, (*context, "items"))
+    for key in ("$defs", "definitions"):
+        defs = schema.get(key)
+        for name, sub in (defs or {}).items() if isinstance(defs, Mapping) else ():
+            if isinstance(sub, Mapping):
+                why = strict_schema_error(sub, (*context, key, name))
+                if why is not None:
+                    return why
+    return None
+
+
+def _is_base64(text: str) -> bool:
+    try:
+        base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return bool(text)
 
 
 def _is_int(value: object) -> bool:
