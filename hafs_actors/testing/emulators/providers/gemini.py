@@ -572,7 +572,7 @@ class GeminiProtocol(ProviderProtocol):
             )
             field = where
         elif kind == "missing":
-            message = f"* {field}: {path[-1]} is not specified\n"
+            message = f"* {field}: {_snake(str(path[-1]))} is not specified\n"
         else:
             assert spec is not None
             shown = json.dumps(value, ensure_ascii=False)
