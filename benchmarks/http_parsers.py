@@ -7,8 +7,9 @@ OpenAI provider in its own process on its own core (``_harness.EmulatorProcess``
 latency). Every case runs in a fresh process pinned to the other core; the two transports
 alternate within each round and the figures are medians of rounds.
 
-The baseline is this working tree with ``hafs_actors/transport`` taken from ``--baseline``
-(a commit), so nothing but the transport differs. Each worker reports which parser it loaded.
+Both sides run ``hafs_actors`` as committed at ``--snapshot`` (default HEAD; the emulator too),
+one with ``hafs_actors/transport`` from ``--baseline`` (a commit), the other with this working
+tree's, so nothing but the transport differs. Each worker reports which parser it loaded.
 
     .venv/bin/python benchmarks/http_parsers.py --baseline <commit with the h11 transport>
     .venv/bin/python benchmarks/http_parsers.py --baseline <commit> --quick   # 1 short round
@@ -178,18 +179,31 @@ def worker_main(case_json: str) -> None:
 # -- orchestrating side --------------------------------------------------------------------------
 
 
-def baseline_tree(commit: str, into: Path) -> Path:
-    """A copy of this tree's ``hafs_actors`` whose ``transport/`` is the one at ``commit``."""
-    package = into / "hafs_actors"
-    shutil.copytree(HERE.parent / "hafs_actors", package, ignore=shutil.ignore_patterns("*.pyc"))
-    shutil.rmtree(package / "transport")
+def _export(commit: str, path: str, into: Path) -> None:
     archive = subprocess.run(
-        ["git", "-C", str(HERE.parent), "archive", commit, "hafs_actors/transport"],
+        ["git", "-C", str(HERE.parent), "archive", commit, path],
         capture_output=True,
         check=True,
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
-    return into
+
+
+def package_trees(baseline: str, snapshot: str, scratch: Path) -> tuple[Path, Path]:
+    """Two copies of ``hafs_actors`` at ``snapshot`` (a commit, so that uncommitted edits
+    elsewhere in the tree cannot break a run): one with ``transport/`` from ``baseline``, one
+    with this working tree's ``transport/``. The emulator runs from the second."""
+    trees = (scratch / "baseline", scratch / "current")
+    for tree in trees:
+        tree.mkdir()
+        _export(snapshot, "hafs_actors", tree)
+        shutil.rmtree(tree / "hafs_actors" / "transport")
+    _export(baseline, "hafs_actors/transport", trees[0])
+    shutil.copytree(
+        HERE.parent / "hafs_actors" / "transport",
+        trees[1] / "hafs_actors" / "transport",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    return trees
 
 
 def _cpu(result: dict[str, Any], key: str) -> str:
@@ -227,6 +241,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one short round")
     parser.add_argument("--rounds", type=int, default=None, help="default 3 (1 with --quick)")
     parser.add_argument("--server", choices=("granian", "trio"), default="granian")
+    parser.add_argument(
+        "--snapshot", default="HEAD", help="the commit the rest of hafs_actors is taken from"
+    )
     parser.add_argument("--json-out", help="also write all results to this file")
     args = parser.parse_args(argv)
     if args.worker:
@@ -245,31 +262,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     cases += [("sse", c) for c in SSE_CONCURRENCY]
     results: dict[tuple[str, str, int], list[dict[str, Any]]] = {}
     spec = emulator_spec(reply_tokens=REPLY_TOKENS)
-    with (
-        tempfile.TemporaryDirectory() as scratch,
-        EmulatorProcess(spec, cpu=server_cpu, server=args.server) as emulator,
-    ):
-        old_path = baseline_tree(args.baseline, Path(scratch))
+    with tempfile.TemporaryDirectory() as scratch:
+        old_path, new_path = package_trees(args.baseline, args.snapshot, Path(scratch))
         trees = {
             "baseline": {**os.environ, "PYTHONPATH": str(old_path)},
-            "this tree": {**os.environ, "PYTHONPATH": str(HERE.parent)},
+            "this tree": {**os.environ, "PYTHONPATH": str(new_path)},
         }
-        for _ in range(rounds):
-            for kind, concurrency in cases:
-                for tree, env in trees.items():
-                    case = {
-                        "kind": kind,
-                        "concurrency": concurrency,
-                        "api_url": emulator.api_url,
-                        "server_pid": emulator.process.pid,
-                        "warmup": warmup + (0.5 if concurrency >= 1024 else 0.0),
-                        "duration": duration,
-                        "tree": tree,
-                    }
-                    result = run_worker(
-                        __file__, case, timeout=warmup + duration + 60, cpu=client_cpu, env=env
-                    )
-                    results.setdefault((tree, kind, concurrency), []).append(result)
+        os.environ["PYTHONPATH"] = str(new_path)  # the emulator process inherits it
+        with EmulatorProcess(spec, cpu=server_cpu, server=args.server) as emulator:
+            for _ in range(rounds):
+                for kind, concurrency in cases:
+                    for tree, env in trees.items():
+                        case = {
+                            "kind": kind,
+                            "concurrency": concurrency,
+                            "api_url": emulator.api_url,
+                            "server_pid": emulator.process.pid,
+                            "warmup": warmup + (0.5 if concurrency >= 1024 else 0.0),
+                            "duration": duration,
+                            "tree": tree,
+                        }
+                        result = run_worker(
+                            __file__, case, timeout=warmup + duration + 60, cpu=client_cpu, env=env
+                        )
+                        results.setdefault((tree, kind, concurrency), []).append(result)
 
     parsers = {
         tree: next((r["parser"] for r in rs if "parser" in r), "?")

@@ -2,9 +2,10 @@
 
 :func:`create_pooled_client` gives one pooled client per provider actor, and the
 :class:`HafsTransport` under it when there is one (its owner keeps that reference: no registry
-maps clients to transports). By default it runs on :class:`HafsTransport` (h11 over trio with an
-O(1) keep-alive pool); httpx's own transport is used when a proxy applies, when HTTP/2 is asked
-for, or when ``transport="httpx"`` (docs/design.md; the rule is :func:`choose_transport`).
+maps clients to transports). By default it runs on :class:`HafsTransport` (HTTP/1.1 over trio,
+responses parsed by llhttp, with an O(1) keep-alive pool); httpx's own transport is used when a
+proxy applies, when HTTP/2 is asked for, or when ``transport="httpx"`` (docs/design.md; the
+rule is :func:`choose_transport`).
 See ``docs/transport.md``.
 """
 
@@ -96,7 +97,7 @@ def create_pooled_client(
 ) -> PooledClient:
     """One pooled client for one provider actor, with the :class:`HafsTransport` under it.
 
-    ``transport="hafs"`` uses the project's h11-over-trio transport unless a proxy applies
+    ``transport="hafs"`` uses the project's HTTP/1.1-over-trio transport unless a proxy applies
     (``proxy`` given, or ``HTTP(S)_PROXY``/``ALL_PROXY`` from the environment matches
     ``base_url`` and ``NO_PROXY`` does not exclude it) or HTTP/2 is asked for (docs/design.md),
     in which case httpx's own transport is used; ``transport="httpx"`` always uses httpx's.
