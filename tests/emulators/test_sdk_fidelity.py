@@ -319,3 +319,177 @@ def test_ollama_sdk_raises_response_errors(sdk: Clients) -> None:
     with pytest.raises(ollama.ResponseError, match="model crashed"):
         for _ in client.chat(model="llama3.2", messages=messages, stream=True):
             pass
+
+
+# --- tools, structured output, cache usage and thinking -------------------------------------
+
+PLACE: Any = {
+    "type": "object",
+    "properties": {
+        "city": {"type": "string"},
+        "population": {"type": "integer", "minimum": 1000},
+        "districts": {"type": "array", "items": {"type": "string"}},
+    },
+    "required": ["city", "population", "districts"],
+    "additionalProperties": False,
+}
+WEATHER: Any = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+    "required": ["city", "days"],
+}
+LONG = " ".join(f"Rule {n}: answer briefly and cite the source." for n in range(200))
+
+
+def test_openai_sdk_tool_stream_structured_output_cache_and_reasoning(sdk: Clients) -> None:
+    client = sdk.openai()
+    tools: Any = [
+        {"type": "function", "function": {"name": n, "parameters": WEATHER}}
+        for n in ("get_weather", "get_time")
+    ]
+    messages: Any = [{"role": "user", "content": "call get_weather and call get_time"}]
+    with client.chat.completions.stream(
+        model="gpt-4o-mini", messages=messages, tools=tools
+    ) as stream:
+        for _ in stream:
+            pass
+        final = stream.get_final_completion()
+    calls = final.choices[0].message.tool_calls or []
+    assert [c.function.name for c in calls] == ["get_weather", "get_time"]
+    assert set(json.loads(calls[0].function.arguments)) == {"city", "days"}
+    system: Any = [{"role": "system", "content": LONG}, {"role": "user", "content": "Paris?"}]
+    fmt: Any = {
+        "type": "json_schema",
+        "json_schema": {"name": "place", "schema": PLACE, "strict": True},
+    }
+    first = client.chat.completions.create(
+        model="gpt-5.2-mini", messages=system, response_format=fmt, reasoning_effort="low"
+    )
+    second = client.chat.completions.create(
+        model="gpt-5.2-mini", messages=system, response_format=fmt, reasoning_effort="low"
+    )
+    assert set(json.loads(first.choices[0].message.content or "")) == set(PLACE["properties"])
+    assert second.usage is not None
+    assert second.usage.prompt_tokens_details is not None
+    assert (second.usage.prompt_tokens_details.cached_tokens or 0) >= 1024
+    assert second.usage.completion_tokens_details is not None
+    assert (second.usage.completion_tokens_details.reasoning_tokens or 0) > 0
+
+
+def test_anthropic_sdk_thinking_tool_stream_and_cache(sdk: Clients) -> None:
+    client = sdk.anthropic()
+    tools: Any = [{"name": "get_weather", "input_schema": WEATHER}]
+    ask: Any = [{"role": "user", "content": "call get_weather for Paris"}]
+    thinking: Any = {"type": "enabled", "budget_tokens": 1024}
+    with client.messages.stream(
+        model="claude-sonnet-4", max_tokens=2048, messages=ask, tools=tools, thinking=thinking
+    ) as stream:
+        final = stream.get_final_message()
+    thought, call = final.content
+    assert thought.type == "thinking"
+    assert thought.signature  # assembled from the signature_delta
+    assert call.type == "tool_use"
+    assert set(call.input) == {"city", "days"}
+    replay: Any = [
+        *ask,
+        {"role": "assistant", "content": final.content},
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": call.id, "content": "sunny"}],
+        },
+    ]
+    answer = client.messages.create(
+        model="claude-sonnet-4", max_tokens=2048, messages=replay, tools=tools, thinking=thinking
+    )
+    assert answer.content[-1].type == "text"
+    forged: Any = [*replay]
+    forged[1] = {"role": "assistant", "content": [{**thought.model_dump(), "signature": "x"}, call]}
+    with pytest.raises(anthropic.BadRequestError, match="Invalid `signature`"):
+        client.messages.create(
+            model="claude-sonnet-4",
+            max_tokens=2048,
+            messages=forged,
+            tools=tools,
+            thinking=thinking,
+        )
+    system: Any = [{"type": "text", "text": LONG, "cache_control": {"type": "ephemeral"}}]
+    cached = [
+        client.messages.create(
+            model="claude-sonnet-4", max_tokens=100, system=system, messages=ask
+        ).usage
+        for _ in range(2)
+    ]
+    assert (cached[0].cache_creation_input_tokens or 0) >= 1024
+    assert cached[1].cache_read_input_tokens == cached[0].cache_creation_input_tokens
+
+
+def test_google_genai_function_call_thoughts_schema_and_cache(sdk: Clients) -> None:
+    client = sdk.gemini()
+    declaration = genai_types.FunctionDeclaration(
+        name="get_weather", parameters_json_schema=WEATHER
+    )
+    config = genai_types.GenerateContentConfig(
+        tools=[genai_types.Tool(function_declarations=[declaration])],
+        thinking_config=genai_types.ThinkingConfig(thinking_budget=1024, include_thoughts=True),
+    )
+    chunks = list(
+        client.models.generate_content_stream(
+            model="gemini-2.5-flash", contents="call get_weather for Paris", config=config
+        )
+    )
+    parts = [p for c in chunks for p in (c.candidates or [])[0].content.parts or []]  # type: ignore[union-attr]
+    assert any(p.thought for p in parts)
+    (call_part,) = [p for p in parts if p.function_call]
+    assert call_part.function_call is not None
+    assert call_part.function_call.name == "get_weather"
+    assert call_part.thought_signature  # bytes, decoded from base64
+    usage = chunks[-1].usage_metadata
+    assert usage is not None
+    assert usage.thoughts_token_count
+    contents: Any = [
+        genai_types.Content(
+            role="user", parts=[genai_types.Part(text="call get_weather for Paris")]
+        ),
+        genai_types.Content(role="model", parts=[call_part]),
+        genai_types.Content(
+            role="user",
+            parts=[genai_types.Part.from_function_response(name="get_weather", response={"t": 1})],
+        ),
+    ]
+    answer = client.models.generate_content(
+        model="gemini-2.5-flash", contents=contents, config=config
+    )
+    assert answer.text
+    structured = genai_types.GenerateContentConfig(
+        response_mime_type="application/json",
+        response_json_schema=PLACE,
+        system_instruction=LONG,
+    )
+    replies = [
+        client.models.generate_content(
+            model="gemini-2.5-flash", contents="Describe Paris", config=structured
+        )
+        for _ in range(2)
+    ]
+    assert set(json.loads(replies[0].text or "")) == set(PLACE["properties"])
+    cache = replies[1].usage_metadata
+    assert cache is not None
+    assert (cache.cached_content_token_count or 0) >= 1024
+
+
+def test_ollama_sdk_tool_calls_format_and_thinking(sdk: Clients) -> None:
+    client = sdk.ollama()
+    tools: Any = [{"type": "function", "function": {"name": "get_weather", "parameters": WEATHER}}]
+    messages = [{"role": "user", "content": "call get_weather for Paris"}]
+    parts = list(
+        client.chat(model="llama3.2", messages=messages, tools=tools, stream=True, think=True)
+    )
+    thinking = "".join(p.message.thinking or "" for p in parts)
+    assert thinking
+    (call,) = [c for p in parts for c in p.message.tool_calls or []]
+    assert call.function.name == "get_weather"
+    assert set(call.function.arguments) == {"city", "days"}
+    reply = client.chat(
+        model="llama3.2", messages=[{"role": "user", "content": "Describe Paris"}], format=PLACE
+    )
+    assert set(json.loads(reply.message.content or "")) == set(PLACE["properties"])

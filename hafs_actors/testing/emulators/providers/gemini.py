@@ -253,17 +253,16 @@ def _member(message: Any, name: str) -> Any:
     return message.get(_snake(name)) if value is None else value
 
 
-def _is_base64(text: str) -> bool:
-    """Proto JSON ``bytes``: standard or URL-safe base64, padding optional."""
+def _bytes(text: object) -> bytes | None:
+    """Proto JSON ``bytes``: standard or URL-safe base64, padding optional (None: not base64).
+    SDKs re-encode the signatures they replay, so signatures compare as bytes."""
+    if not isinstance(text, str):
+        return None
+    padded = text + "=" * (-len(text) % 4)
     try:
-        base64.b64decode(
-            text + "=" * (-len(text) % 4),
-            altchars=b"-_" if "-" in text or "_" in text else None,
-            validate=True,
-        )
+        return base64.b64decode(padded.replace("-", "+").replace("_", "/"), validate=True)
     except (binascii.Error, ValueError):
-        return False
-    return True
+        return None
 
 
 class GeminiProtocol(ProviderProtocol):
@@ -480,7 +479,7 @@ class GeminiProtocol(ProviderProtocol):
                     if not _member(blob, field):
                         return Problem("missing", (*where, field), _STRING, None)
                 data = _member(blob, "data")
-                if name == "inlineData" and not _is_base64(str(data)):
+                if name == "inlineData" and _bytes(data) is None:
                     return Problem("value", (*where, "data"), _BYTES, data)
         return None
 
@@ -514,7 +513,9 @@ class GeminiProtocol(ProviderProtocol):
                             f", position {index + 1}. Please refer to {_SIGNATURES} for more "
                             "details.",
                         )
-                elif signature != self.sign("functionCall", call.get("name"), call.get("args")):
+                elif _bytes(signature) != _bytes(
+                    self.sign("functionCall", call.get("name"), call.get("args"))
+                ):
                     self.bad_request(ep, cat, "Corrupted thought signature.")
                 first = False
 
