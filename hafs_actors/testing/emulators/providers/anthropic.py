@@ -774,7 +774,9 @@ class AnthropicProtocol(ProviderProtocol):
             thinking=isinstance(thinking, Mapping) and thinking.get("type") == "enabled",
         )
         self.check_context(profile, generation.input_tokens, ep, cat)
-        cache = self.cache_prompt(body)
+        # Below the model's cache minimum no prefix is cacheable: nothing to key.
+        cacheable = generation.input_tokens >= cache_minimum(model)
+        cache = self.cache_prompt(body) if cacheable else ("", [], [])
         return Call(
             endpoint=ep,
             category=cat,

@@ -698,6 +698,7 @@ class GeminiProtocol(ProviderProtocol):
         segments = [
             Segment.of(json.dumps(c, sort_keys=True), text_of(c.get("parts")))
             for c in ([system] if isinstance(system, Mapping) else []) + contents
+            if generation.input_tokens >= CACHE_MINIMUM  # else no prefix is cacheable
         ]
         scope = json.dumps([model, body.get("tools")], sort_keys=True)
         show_thoughts = bool(_member(thinking, "includeThoughts"))

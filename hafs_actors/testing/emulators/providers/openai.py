@@ -396,8 +396,10 @@ class OpenAIProtocol(ProviderProtocol):
             thinking=self.reasons(body),
         )
         self.check_context(profile, generation.input_tokens, ep, cat)
+        # A prompt shorter than the cache minimum has no cacheable prefix: nothing to key.
         segments = [
-            Segment.of(json.dumps(m, sort_keys=True), text_of(m.get("content"))) for m in messages
+            Segment.of(json.dumps(m, sort_keys=True), text_of(m.get("content")))
+            for m in (messages if generation.input_tokens >= CACHE_MINIMUM else ())
         ]
         scope = json.dumps([model, body.get("tools"), fmt], sort_keys=True)
         render = partial(
