@@ -249,15 +249,8 @@ def _judge(
     caps = state.capabilities.lookup(model)
     if request.operation == "stream" and not caps.supports_streaming:
         return Skipped(provider, model, "streaming unsupported")
-    output = 0 if embed else (request.max_tokens or 0)
-    needed = request.estimated_input_tokens + output
-    if needed > caps.context_window:
-        return Skipped(provider, model, f"{_TOO_SMALL} ({caps.context_window} < {needed})")
-    if request.max_cost is not None:
-        worst_output = 0 if embed else (request.max_tokens or caps.max_output_tokens)
-        cost = estimate_cost(caps, request.estimated_input_tokens, worst_output)
-        if cost is not None and cost > request.max_cost:
-            return Skipped(provider, model, f"{_TOO_COSTLY} {cost:.6g} > max {request.max_cost:g}")
+    # Before the window: a reason that depends on the request's shape only, never on its
+    # tokens, so PlanCache may reuse the plan for requests of any length that still fit.
     unsupported: tuple[str, ...] = ()
     if request.params:
         # what the adapter cannot place on the wire, and what this model cannot serve
@@ -267,6 +260,15 @@ def _judge(
         unsupported = tuple(sorted(missing))
         if unsupported and not request.drop_unsupported:
             return Skipped(provider, model, f"{_UNSUPPORTED}: {', '.join(unsupported)}")
+    output = 0 if embed else (request.max_tokens or 0)
+    needed = request.estimated_input_tokens + output
+    if needed > caps.context_window:
+        return Skipped(provider, model, f"{_TOO_SMALL} ({caps.context_window} < {needed})")
+    if request.max_cost is not None:
+        worst_output = 0 if embed else (request.max_tokens or caps.max_output_tokens)
+        cost = estimate_cost(caps, request.estimated_input_tokens, worst_output)
+        if cost is not None and cost > request.max_cost:
+            return Skipped(provider, model, f"{_TOO_COSTLY} {cost:.6g} > max {request.max_cost:g}")
     return Candidate(provider, model, caps.context_window, unsupported)
 
 
