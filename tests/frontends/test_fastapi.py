@@ -35,7 +35,7 @@ httpx = pytest.importorskip("httpx")
 DOC = Path(__file__).resolve().parents[2] / "docs" / "frontends.md"
 CLIENTS = 200
 #: Each request waits this long upstream, so that the clients' requests overlap.
-UPSTREAM_LATENCY = 0.5
+UPSTREAM_LATENCY = 1.0
 #: One TLS context for all clients (the app is plain HTTP; each client would load the CA file).
 TLS = ssl.create_default_context()
 
@@ -93,8 +93,9 @@ def test_fastapi_app_serves_200_concurrent_clients(loop: str) -> None:
 
         async def one_client(url: str, index: int) -> dict[str, Any]:
             async with httpx.AsyncClient(base_url=url, timeout=30.0, verify=TLS) as client:
+                await client.get("/openapi.json")  # connected before the requests start
                 ready.release()
-                await go.wait()  # all clients built first: their requests overlap upstream
+                await go.wait()  # all clients connected first: their requests overlap upstream
                 response = await client.post("/generate", json={"prompt": f"client {index}"})
                 assert response.status_code == 200, response.text
                 body: dict[str, Any] = response.json()
