@@ -57,9 +57,11 @@ from ..resilience import Seeds
 from ..routing import (
     RouteEmbed,
     RouteGenerate,
+    RoutePlan,
     Router,
     RouterActor,
     RouterStatistics,
+    RouteSpec,
     RouteStream,
     StreamTicket,
 )
@@ -388,6 +390,7 @@ class UnifiedOrchestrator:
             await router.idle.wait()
         if router.in_flight:
             log.warning("closing with %d request(s) in flight: cancelling them", router.in_flight)
+        router.close_callers()
 
     def _check_routes(self, router: Router) -> None:
         """Every provider a route names exists (custom adapters registered by now)."""
@@ -539,7 +542,7 @@ class UnifiedOrchestrator:
         )
         try:
             # No timeout scope here: the router runs the chain under the request's deadline.
-            call = router.ref.ask(RouteGenerate(spec))
+            call = _routed(router, spec, RouteGenerate(spec))
             obs = self._observers
             result: GenerateResult = await (call if obs is None else obs.observe(spec, call))
         except ActorStopped as exc:
@@ -706,7 +709,7 @@ class UnifiedOrchestrator:
             timeout=timeout,
         )
         try:
-            call = router.ref.ask(RouteEmbed(spec))
+            call = _routed(router, spec, RouteEmbed(spec))
             obs = self._observers
             result: EmbeddingResult = await (call if obs is None else obs.observe(spec, call))
         except ActorStopped as exc:
@@ -799,6 +802,13 @@ async def open_orchestrator(
     """``async with open_orchestrator(...) as orch:``, same as ``UnifiedOrchestrator(...)``."""
     async with UnifiedOrchestrator(config, **kwargs) as orch:
         yield orch
+
+
+async def _routed(router: Router, spec: RouteSpec, message: RouteGenerate | RouteEmbed) -> Any:
+    """A request: a message to the router actor, answered with its plan; then its chain, run
+    right here in the caller's task."""
+    plan: RoutePlan = await router.ref.ask(message)
+    return await router.run_in_caller(spec, plan)
 
 
 class _AnyName(Collection[str]):

@@ -25,6 +25,7 @@ from ..errors import (
     ContextLengthError,
     HafsError,
     MailboxFull,
+    OrchestratorClosed,
     ProviderError,
     ProviderTimeoutError,
     StreamInterruptedError,
@@ -42,7 +43,14 @@ from ..providers import (
 )
 from ..resilience import CircuitState, RetryPolicy
 from ..types import Attempt, EmbeddingResult, EmbedRequest, GenerateRequest, GenerateResult
-from ._planner import Candidate, PlanCache, ProviderState, RouteRequest, RoutingSnapshot
+from ._planner import (
+    Candidate,
+    PlanCache,
+    ProviderState,
+    RoutePlan,
+    RouteRequest,
+    RoutingSnapshot,
+)
 from .capabilities import estimate_cost
 from .tiers import Route, RouteEntry
 
@@ -174,6 +182,8 @@ class Router:
         self.in_flight = 0
         self.idle = trio.Event()
         self.idle.set()
+        self._callers: set[trio.CancelScope] = set()
+        self._closing = False
 
     # --- registry -----------------------------------------------------------------------------
 
@@ -238,6 +248,45 @@ class Router:
             mailbox_capacity=mailbox.mailbox_capacity,
         )
 
+    # --- requests run in their caller's task ----------------------------------------------------
+
+    def plan_for(self, spec: RouteSpec) -> RoutePlan:
+        """The candidates of a request: a pure function of it and the routing snapshot."""
+        return self._plans.plan(spec.route, self.snapshot())
+
+    async def run_in_caller(self, spec: RouteSpec, plan: RoutePlan) -> Any:
+        """A generate or embed request's chain, in the task of the caller who awaits it.
+
+        The request was a message to the router actor, which answered with ``plan``; running
+        the chain where its result is awaited saves a task and a hop per request, keeps the
+        caller's cancellation direct, and still survives the crash of any provider actor. One
+        scope holds the request's deadline; the orchestrator's shutdown cancels it through
+        :meth:`close_callers`.
+        """
+        attempts: list[Attempt] = []
+        request = spec.request
+        attempt: Callable[[ProviderCell, Candidate, float], Awaitable[Any]]
+        if isinstance(request, GenerateRequest):
+            attempt = _generate_attempt(request, spec)
+        else:
+            attempt = _embed_attempt(request)
+        with trio.CancelScope(deadline=spec.deadline + _CALL_MARGIN) as scope:
+            self._callers.add(scope)
+            try:
+                return await self.run_chain(spec, attempt, attempts=attempts, plan=plan)
+            finally:
+                self._callers.discard(scope)
+        if self._closing:
+            raise OrchestratorClosed("the orchestrator closed before the request finished")
+        raise _deadline_error(attempts)
+
+    def close_callers(self) -> None:
+        """Shutdown: cancel the chains still running in callers' tasks (they get
+        :class:`OrchestratorClosed`)."""
+        self._closing = True
+        for scope in self._callers:
+            scope.cancel()
+
     # --- the chain ----------------------------------------------------------------------------
 
     async def run_chain(
@@ -247,13 +296,18 @@ class Router:
         *,
         sink: StreamSink | None = None,
         attempts: list[Attempt] | None = None,
+        plan: RoutePlan | None = None,
     ) -> R:
         """Run one request's chain; ``attempts`` (the caller's list) collects every attempt."""
         self.requests += 1
         self.in_flight += 1
         self.idle = self.idle if self.in_flight > 1 else trio.Event()
+        if plan is None:
+            plan = self.plan_for(spec)
         try:
-            result = await self._chain(spec, attempt, sink, [] if attempts is None else attempts)
+            result = await self._chain(
+                spec, plan, attempt, sink, [] if attempts is None else attempts
+            )
         except HafsError:
             self.failed += 1
             raise
@@ -270,6 +324,7 @@ class Router:
     async def _chain(
         self,
         spec: RouteSpec,
+        plan: RoutePlan,
         attempt: Callable[[ProviderCell, Candidate, float], Awaitable[R]],
         sink: StreamSink | None,
         attempts: list[Attempt],
@@ -281,7 +336,6 @@ class Router:
         other is left (after its pause, if that fits the deadline and ``max_server_delay``).
         """
         start = trio.current_time()
-        plan = self._plans.plan(spec.route, self.snapshot())
         attempts.extend(plan.skipped_attempts)
         larger_than = 0
         deferred: list[tuple[int, Candidate]] = []
@@ -647,7 +701,7 @@ def _interrupted(
 
 
 class RouterActor(Actor[RouterMessage, Any]):
-    """One incarnation of the router: spawns a chain task per request."""
+    """One incarnation of the router: plans each request; spawns the chain task of a stream."""
 
     def __init__(self, router: Router) -> None:
         super().__init__()
@@ -656,17 +710,9 @@ class RouterActor(Actor[RouterMessage, Any]):
     async def receive(self, envelope: Envelope[RouterMessage, Any]) -> None:
         msg = envelope.message
         if isinstance(msg, RouteGenerate | RouteEmbed):
-            # The chain runs under the request's deadline (plus a margin for the provider to
-            # answer its last attempt's timeout): the spawned task's own scope bounds it.
-            attempts: list[Attempt] = []
-            self.spawn(
-                envelope,
-                self._generate if isinstance(msg, RouteGenerate) else self._embed,
-                msg.spec,
-                attempts,
-                deadline=msg.spec.deadline + _CALL_MARGIN,
-                on_deadline=lambda: _deadline_error(attempts),
-            )
+            # The answer is the request's plan; its chain runs in the caller's task
+            # (Router.run_in_caller). Planning is pure and quick: the loop never blocks on it.
+            envelope.reply(self.router.plan_for(msg.spec))
         elif isinstance(msg, RouteStream):
             scope = trio.CancelScope(deadline=msg.spec.deadline + _CALL_MARGIN)
             # A caller cancelled before it holds the ticket (or while the reply is on its way)
@@ -674,30 +720,6 @@ class RouterActor(Actor[RouterMessage, Any]):
             envelope.bind_scope(scope)
             self.nursery.start_soon(self._stream, msg, scope)
             envelope.reply(StreamTicket(scope))
-
-    async def _generate(self, spec: RouteSpec, attempts: list[Attempt]) -> GenerateResult:
-        request = spec.request
-        assert isinstance(request, GenerateRequest)
-
-        async def attempt(cell: ProviderCell, cand: Candidate, deadline: float) -> GenerateResult:
-            await _ready(cell, deadline)
-            call = GenerateCall(_for_candidate(request, cand, spec), deadline)
-            result: GenerateResult = await cell.ref.ask(call)
-            return result
-
-        return await self.router.run_chain(spec, attempt, attempts=attempts)
-
-    async def _embed(self, spec: RouteSpec, attempts: list[Attempt]) -> EmbeddingResult:
-        request = spec.request
-        assert isinstance(request, EmbedRequest)
-
-        async def attempt(cell: ProviderCell, cand: Candidate, deadline: float) -> EmbeddingResult:
-            await _ready(cell, deadline)
-            call = EmbedCall(attrs.evolve(request, model=cand.model), deadline)  # no extra
-            result: EmbeddingResult = await cell.ref.ask(call)
-            return result
-
-        return await self.router.run_chain(spec, attempt, attempts=attempts)
 
     async def _stream(self, msg: RouteStream, scope: trio.CancelScope) -> None:
         spec = msg.spec
@@ -742,6 +764,30 @@ class RouterActor(Actor[RouterMessage, Any]):
                         msg.outcome.error = _cancelled_error()
 
 
+def _generate_attempt(
+    request: GenerateRequest, spec: RouteSpec
+) -> Callable[[ProviderCell, Candidate, float], Awaitable[GenerateResult]]:
+    async def attempt(cell: ProviderCell, cand: Candidate, deadline: float) -> GenerateResult:
+        await _ready(cell, deadline)
+        call = GenerateCall(_for_candidate(request, cand, spec), deadline)
+        result: GenerateResult = await cell.ref.ask(call)
+        return result
+
+    return attempt
+
+
+def _embed_attempt(
+    request: EmbedRequest,
+) -> Callable[[ProviderCell, Candidate, float], Awaitable[EmbeddingResult]]:
+    async def attempt(cell: ProviderCell, cand: Candidate, deadline: float) -> EmbeddingResult:
+        await _ready(cell, deadline)
+        call = EmbedCall(attrs.evolve(request, model=cand.model), deadline)  # no extra
+        result: EmbeddingResult = await cell.ref.ask(call)
+        return result
+
+    return attempt
+
+
 def _for_candidate(request: GenerateRequest, cand: Candidate, spec: RouteSpec) -> GenerateRequest:
     """The request as this candidate gets it: its model, its provider's extra fields only, and
     without the parameters it cannot honour (when the caller allowed dropping them)."""
@@ -754,8 +800,6 @@ def _deadline_error(attempts: list[Attempt]) -> HafsError:
 
 
 def _cancelled_error() -> HafsError:
-    from ..errors import OrchestratorClosed
-
     return OrchestratorClosed("the stream was cancelled before it finished")
 
 

@@ -299,7 +299,7 @@ def test_strategies_reach_every_skip_reason() -> None:
     """Guard against a vacuous property test: the drawn data must exercise each branch."""
     seen: set[str] = set()
 
-    @settings(max_examples=300, derandomize=True)
+    @settings(max_examples=1000, derandomize=True)
     @given(requests, snapshots)
     def collect(request: RouteRequest, snapshot: RoutingSnapshot) -> None:
         for s in plan_route(request, snapshot).skipped:

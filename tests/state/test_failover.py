@@ -59,7 +59,7 @@ async def test_redis_killed_and_restarted_loses_and_hangs_nothing(redis: RedisSe
     resumed = min(t for t, up in available if up and t > restarted)
     assert resumed - restarted < 1.0
     assert any(shared for t, shared in log if t > resumed)
-    assert all(shared for t, shared in log if t > resumed + 0.05)
+    assert all(shared for t, shared in log if t > resumed + 0.3)
 
 
 async def test_a_breaker_opened_in_one_process_is_seen_by_the_others(redis: RedisServer) -> None:
