@@ -15,6 +15,7 @@ import attrs
 
 __all__ = [
     "FEATURE_PARAMS",
+    "HINT_PARAMS",
     "OPTIONAL_PARAMS",
     "REASONING_EFFORTS",
     "Attempt",
@@ -76,6 +77,10 @@ FEATURE_PARAMS: tuple[str, ...] = (
     "image_urls",
     "reasoning_effort",
 )
+
+#: Hints that never change the answer: a candidate whose provider does not take one has it
+#: dropped (recorded on the attempt, ``Attempt.dropped``), never skipped for it.
+HINT_PARAMS: tuple[str, ...] = ("cache_breakpoints",)
 
 ReasoningEffort: TypeAlias = Literal["low", "medium", "high"]
 REASONING_EFFORTS: tuple[str, ...] = ("low", "medium", "high")
@@ -334,10 +339,14 @@ class GenerateRequest:
         if self.reasoning_effort is not None:
             names.add("reasoning_effort")
         for message in self.messages:
+            if message.cache:
+                names.add("cache_breakpoints")
             for image in message.images:
                 names.add("images")
                 if image.inline is None:
                     names.add("image_urls")
+        if self.cache_system:
+            names.add("cache_breakpoints")
         return frozenset(names)
 
     def without(self, names: Iterable[str]) -> GenerateRequest:
@@ -347,8 +356,13 @@ class GenerateRequest:
         cleared: dict[str, Any] = {
             n: () if n in ("stop", "tools") else None
             for n in names
-            if n not in ("images", "image_urls")
+            if n not in ("images", "image_urls", "cache_breakpoints")
         }
+        messages = self.messages
+        if "cache_breakpoints" in names:
+            cleared["cache_system"] = False
+            messages = tuple(attrs.evolve(m, cache=False) if m.cache else m for m in messages)
+            cleared["messages"] = messages
         if names & {"images", "image_urls"}:
             every = "images" in names
 
@@ -359,7 +373,7 @@ class GenerateRequest:
                 m
                 if isinstance(m.content, str)
                 else attrs.evolve(m, content=tuple(p for p in m.content if keep(p)))
-                for m in self.messages
+                for m in messages
             )
         return attrs.evolve(self, **cleared)
 
@@ -397,6 +411,9 @@ class Attempt:
     error: str | None = None  # one-line description of the failure, never key material
     retry: int = 0  # 0 for the first try of this candidate
     deployment: str | None = None  # which deployment of the provider, when it has several
+    #: parameters this candidate could not honour, dropped from its request (with
+    #: ``drop_unsupported_params``, or hints such as cache breakpoints)
+    dropped: tuple[str, ...] = ()
 
 
 @attrs.frozen

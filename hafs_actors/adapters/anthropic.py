@@ -20,6 +20,7 @@ import httpx
 from ..errors import ContentFilterError, ProtocolError, UnsupportedError
 from ..types import (
     FEATURE_PARAMS,
+    HINT_PARAMS,
     OPTIONAL_PARAMS,
     EmbeddingResult,
     EmbedRequest,
@@ -530,7 +531,7 @@ class AnthropicAdapter(HttpAdapter):
     supports_embeddings = False
     rate_limit_dialect = "anthropic"
     #: the sampling parameters and features the API defines (no seed nor penalties)
-    supported_params = frozenset(OPTIONAL_PARAMS + FEATURE_PARAMS) - {
+    supported_params = frozenset(OPTIONAL_PARAMS + FEATURE_PARAMS + HINT_PARAMS) - {
         "seed",
         "presence_penalty",
         "frequency_penalty",

@@ -28,7 +28,7 @@ from typing import Literal, TypeAlias
 
 import attrs
 
-from ..types import Attempt
+from ..types import HINT_PARAMS, Attempt
 from .capabilities import CapabilityTable, estimate_cost
 from .tiers import (
     DEFAULT_EMBED_ROUTE,
@@ -258,8 +258,9 @@ def _judge(
         if state.supported_params is not None:
             missing |= request.params - state.supported_params
         unsupported = tuple(sorted(missing))
-        if unsupported and not request.drop_unsupported:
-            return Skipped(provider, model, f"{_UNSUPPORTED}: {', '.join(unsupported)}")
+        refused = missing.difference(HINT_PARAMS)  # hints are dropped, never a reason to skip
+        if refused and not request.drop_unsupported:
+            return Skipped(provider, model, f"{_UNSUPPORTED}: {', '.join(sorted(refused))}")
     output = 0 if embed else (request.max_tokens or 0)
     needed = request.estimated_input_tokens + output
     if needed > caps.context_window:

@@ -562,7 +562,9 @@ class Router:
                 result = await attempt(cell, cand, attempt_deadline)
             except (ProviderError, ActorStopped, CallTimeout, MailboxFull) as exc:
                 latency = trio.current_time() - now
-                attempts.append(_failed(cand, exc, latency, retry_no, cell.deployment))
+                attempts.append(
+                    _failed(cand, exc, latency, retry_no, cell.deployment, cand.dropped)
+                )
                 if self.observers:
                     self.observers.attempt_ended(spec, error=exc)
                 _log_failure(cand, exc, latency, retry_no)
@@ -599,6 +601,7 @@ class Router:
                     latency=trio.current_time() - now,
                     retry=retry_no,
                     deployment=cell.deployment,
+                    dropped=cand.dropped,
                 )
             )
             return result
@@ -650,7 +653,12 @@ def _summary(
 
 
 def _failed(
-    cand: Candidate, exc: BaseException, latency: float, retry_no: int, deployment: str | None
+    cand: Candidate,
+    exc: BaseException,
+    latency: float,
+    retry_no: int,
+    deployment: str | None,
+    dropped: tuple[str, ...],
 ) -> Attempt:
     return Attempt(
         provider=cand.provider,
@@ -660,6 +668,7 @@ def _failed(
         error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
         retry=retry_no,
         deployment=deployment,
+        dropped=dropped,
     )
 
 

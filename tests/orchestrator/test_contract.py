@@ -365,3 +365,23 @@ async def test_leaving_the_block_after_a_crash_raises_nothing_raw(
                     nursery.start_soon(call)
                 await trio.sleep(0.0005 * (round_no % 4))
                 nursery.cancel_scope.cancel()
+
+
+async def test_dropped_parameters_are_recorded_on_the_attempt(autojump_clock: MockClock) -> None:
+    """A cache breakpoint is a hint: dropped (and recorded) where the provider takes none; a
+    parameter dropped under drop_unsupported_params is recorded the same way."""
+    async with running(["openai", "anthropic"]) as (orch, _):
+        hinted = await orch.generate(
+            "x", system_prompt="Be brief.", cache_system=True, provider="openai", model="gpt-4o"
+        )
+        seeded = await orch.generate(
+            "x",
+            provider="anthropic",
+            model="claude-sonnet-4-20250514",
+            seed=1,
+            drop_unsupported_params=True,
+            allow_fallback=False,
+        )
+    assert hinted.attempts[-1].dropped == ("cache_breakpoints",)
+    assert hinted.provider == "openai"
+    assert seeded.attempts[-1].dropped == ("seed",)

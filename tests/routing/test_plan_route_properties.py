@@ -25,7 +25,7 @@ from hafs_actors.routing import (
 )
 from hafs_actors.routing.capabilities import CapabilityOverride, CapabilityTable, estimate_cost
 from hafs_actors.routing.tiers import RouteEntry
-from hafs_actors.types import OPTIONAL_PARAMS
+from hafs_actors.types import HINT_PARAMS, OPTIONAL_PARAMS
 
 NAMES = ("p0", "p1", "p2", "p3", "ghost")  # "ghost" is never in the snapshot
 MODELS = ("m0", "m1", "qwen2.5-coder:14b", "gpt-4o", "text-embedding-3-small")
@@ -88,7 +88,7 @@ requests = st.builds(
     estimated_input_tokens=st.integers(0, 2_000) | st.integers(0, 400_000),
     max_tokens=st.none() | st.integers(1, 100_000),
     max_cost=st.none() | st.floats(1e-6, 0.05),
-    params=st.frozensets(st.sampled_from(OPTIONAL_PARAMS), max_size=3),
+    params=st.frozensets(st.sampled_from(OPTIONAL_PARAMS + HINT_PARAMS), max_size=3),
     drop_unsupported=st.booleans(),
 )
 
@@ -185,7 +185,8 @@ def test_candidates_can_serve_and_skips_say_why(
         if supported is not None:
             missing |= request.params - supported
         assert set(c.dropped) == missing
-        assert request.drop_unsupported or not missing
+        # a hint (a cache breakpoint) is dropped, never a reason to skip
+        assert request.drop_unsupported or not missing.difference(HINT_PARAMS)
     for s in plan.skipped:
         maybe = snapshot.providers.get(s.provider)
         fixed = s.reason in SKIP_REASONS
@@ -225,7 +226,7 @@ def test_candidates_can_serve_and_skips_say_why(
             lacking = set(state.capabilities.lookup(s.model).lacks(request.params))
             if state.supported_params is not None:
                 lacking |= request.params - state.supported_params
-            assert set(unsupported.group(1).split(", ")) == lacking
+            assert set(unsupported.group(1).split(", ")) == lacking.difference(HINT_PARAMS)
 
 
 @given(requests, snapshots)
