@@ -85,3 +85,24 @@ async def test_a_hedged_stream_takes_the_first_to_produce_a_token(
         elapsed = trio.current_time() - start
     assert text == "quick words here "
     assert elapsed < 2.0
+
+
+async def test_hedging_against_the_emulators_closes_the_losers_connection(
+    autojump_clock: MockClock,
+) -> None:
+    from hafs_actors.testing.emulators import Fault, FaultPlan
+    from tests.orchestrator._helpers import emulator_config, running, served_by
+
+    hang = emulator_config(faults=FaultPlan([Fault(kind="hang", nth=1)]))
+    chain = ["openai:gpt-4o-mini", "gemini:gemini-2.5-flash"]
+    async with running(["openai", "gemini"], emulators={"openai": hang}) as (orch, emus):
+        start = trio.current_time()
+        result = await orch.generate("q", fallback_providers=chain, hedge_after=1.0)
+        elapsed = trio.current_time() - start
+        await trio.sleep(0.1)
+        pool = orch.status().providers["openai"].connections
+    assert served_by(result) == "gemini/gemini-2.5-flash"
+    assert 1.0 <= elapsed < 2.0  # not the hung provider's attempt timeout
+    assert emus["openai"].stats().count(status=0) == 1  # the hung request, never answered
+    assert pool is not None
+    assert pool.in_use == 0  # the loser's connection was closed, its permits released
