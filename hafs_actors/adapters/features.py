@@ -11,7 +11,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import attrs
-import jsonschema
 
 from ..errors import StructuredOutputError
 from ..types import GenerateRequest, GenerateResult, ResponseFormat
@@ -42,6 +41,8 @@ def parse_structured(text: str, fmt: ResponseFormat) -> Any:
         if not isinstance(value, dict):
             raise ValueError(f"the reply is JSON {type(value).__name__}, not an object")
         return value
+    import jsonschema  # only requests with a schema pay for its import (~25 ms)
+
     try:
         jsonschema.validate(value, dict(fmt.schema))
     except jsonschema.ValidationError as exc:
