@@ -87,6 +87,9 @@ async def pump(
                 state.request_id = event.request_id
                 state.model = event.model
                 state.rate_limit = event.rate_limit
+            if sink.send_nowait(event):  # delivered at once: nothing waited on the reader
+                scope.deadline = trio.current_time() + idle
+                continue
             # Time blocked on a slow reader (backpressure) is not the provider going quiet.
             deadline, scope.deadline = scope.deadline, math.inf
             await sink.send(event)

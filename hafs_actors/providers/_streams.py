@@ -100,6 +100,21 @@ class StreamSink:
                 await self._put(item)
         await self._put(event)
 
+    def send_nowait(self, event: StreamItem) -> bool:
+        """Deliver ``event`` at once if the stream is committed and the channel has room: the
+        common case, which needs no pause of the idle timeout. False: use :meth:`send`."""
+        if not self.committed or type(self) is not StreamSink:
+            return False
+        try:
+            self._send.send_nowait(event)
+        except trio.WouldBlock:
+            return False
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            raise StreamAbandoned("the caller stopped reading the stream") from None
+        if isinstance(event, TextDelta):
+            self.parts.append(event.text)
+        return True
+
     async def _put(self, event: StreamItem) -> None:
         try:
             try:
