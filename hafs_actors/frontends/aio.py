@@ -207,7 +207,8 @@ class Orchestrator:
     in a thread of its own and stops it at the end of the block (draining in-flight requests
     within the grace period, as the trio API does). Methods have the trio API's parameters and
     raise its error types; the synchronous ones (``status``, ``register_adapter``,
-    ``set_tier_route``) are awaited here, because they run in the runtime thread.
+    ``set_tier_route``, ``add_observer``) are awaited here, because they run in the runtime
+    thread.
     """
 
     @forwards_to(_Trio)
@@ -294,6 +295,7 @@ class Orchestrator:
     status = _sync_in_runtime(lambda o: o.status)
     register_adapter = _sync_in_runtime(lambda o: o.register_adapter, configures=True)
     set_tier_route = _sync_in_runtime(lambda o: o.set_tier_route, configures=True)
+    add_observer = _sync_in_runtime(lambda o: o.add_observer, configures=True)
 
 
 class _Reader(Generic[T]):

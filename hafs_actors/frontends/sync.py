@@ -205,6 +205,7 @@ class Orchestrator:
     status = _sync_in_runtime(lambda o: o.status)
     register_adapter = _sync_in_runtime(lambda o: o.register_adapter, configures=True)
     set_tier_route = _sync_in_runtime(lambda o: o.set_tier_route, configures=True)
+    add_observer = _sync_in_runtime(lambda o: o.add_observer, configures=True)
 
 
 def _locked() -> threading.Lock:

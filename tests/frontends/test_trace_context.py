@@ -52,3 +52,29 @@ def _request_span_parent(sdk: object) -> int:
     ours = {s.context.span_id for s in spans}
     (request,) = [s for s in spans if s.parent is not None and s.parent.span_id not in ours]
     return int(request.parent.span_id)
+
+
+def test_observers_can_be_added_through_both_front_ends() -> None:
+    from hafs_actors.observability import Observer
+
+    class Counting(Observer):
+        def __init__(self) -> None:
+            self.results = 0
+
+        def on_result(self, event: object) -> None:
+            self.results += 1
+
+    with upstream() as up:
+        sync_seen = Counting()
+        with hafs_actors.sync.Orchestrator(up.config()) as orch:
+            orch.add_observer(sync_seen)
+            orch.generate("hi", provider="openai")
+        aio_seen = Counting()
+
+        async def main() -> None:
+            async with hafs_actors.aio.Orchestrator(up.config()) as orch:
+                await orch.add_observer(aio_seen)
+                await orch.generate("hi", provider="openai")
+
+        asyncio.run(main())
+    assert (sync_seen.results, aio_seen.results) == (1, 1)
