@@ -23,7 +23,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -660,8 +660,9 @@ class UnifiedOrchestrator:
         dimensions: int | None = None,
         timeout: float | None = None,
         allow_fallback: bool = True,
-    ) -> Any:
-        """Embed ``text`` (``list[float]``, as in the seed) or ``texts`` (``list[list[float]]``).
+    ) -> list[float] | list[list[float]]:
+        """Embed ``text`` (``list[float]``, as in docs/usage.md) or ``texts``
+        (``list[list[float]]``).
 
         :meth:`embeddings` returns the full :class:`EmbeddingResult` with attempts and usage.
         """
@@ -723,7 +724,7 @@ class UnifiedOrchestrator:
         concurrency: int = 64,
         ordered: bool = False,
         **kwargs: Any,
-    ) -> Any:
+    ) -> AbstractAsyncContextManager[FanoutResults[Any, GenerateResult]]:
         """Generate for many prompts with at most ``concurrency`` in flight.
 
         ``async with orch.fanout(prompts, concurrency=100, tier=...) as results:`` then
