@@ -53,7 +53,7 @@ from ..providers import (
     StreamItem,
     StreamOutcome,
 )
-from ..resilience import Seeds
+from ..resilience import BreakerEvent, Seeds
 from ..routing import (
     RouteEmbed,
     RouteGenerate,
@@ -157,8 +157,8 @@ class UnifiedOrchestrator:
         self._stop = trio.Event()
         self._stopped = trio.Event()
         self._failure: BaseException | None = None
-        self._breaker_events: list[tuple[float, str, Any]] = []
-        self._supervisor_events: list[tuple[float, str, Any]] = []
+        self._breaker_events: list[tuple[float, str, BreakerEvent]] = []
+        self._supervisor_events: list[tuple[float, str, object]] = []
         self._telemetry = telemetry
         self._observers: ObserverDispatcher | None = None
         for observer in observers:
@@ -429,25 +429,25 @@ class UnifiedOrchestrator:
             await self._providers_sup.delete_child(cell.name)
         await self._providers_sup.start_child(cell.child_spec())
 
-    def _record_breaker_event(self, provider: str, event: Any) -> None:
+    def _record_breaker_event(self, provider: str, event: BreakerEvent) -> None:
         self._breaker_events.append((trio.current_time(), provider, event))
         del self._breaker_events[:-1000]
         if self._observers:
             self._observers.breaker_transition(provider, event)
 
-    def _record_supervisor_event(self, provider: str, event: Any) -> None:
+    def _record_supervisor_event(self, provider: str, event: object) -> None:
         self._supervisor_events.append((trio.current_time(), provider, event))
         del self._supervisor_events[:-1000]
         if self._observers:
             self._observers.supervisor_event(provider, event)
 
     @property
-    def breaker_events(self) -> list[tuple[float, str, Any]]:
+    def breaker_events(self) -> list[tuple[float, str, BreakerEvent]]:
         """Recent breaker transitions (time, provider, event), newest last."""
         return list(self._breaker_events)
 
     @property
-    def supervisor_events(self) -> list[tuple[float, str, Any]]:
+    def supervisor_events(self) -> list[tuple[float, str, object]]:
         """Recent supervision events of provider actors (time, provider, event), newest last."""
         return list(self._supervisor_events)
 
