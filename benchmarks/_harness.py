@@ -24,7 +24,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -268,6 +269,56 @@ def run_worker(
             return result
     tail = (completed.stderr.strip().splitlines() or ["no output"])[-1]
     return {**case, "failed": tail[:120]}
+
+
+async def closed_loop(
+    case: dict[str, Any], one_request: Callable[[], Awaitable[int | None]]
+) -> dict[str, Any]:
+    """``case["concurrency"]`` tasks calling ``one_request`` again and again; one measured window
+    of ``case["duration"]`` seconds after ``case["warmup"]``. ``one_request`` may return how many
+    events it received (streams): the result then has CPU per event too."""
+    import trio
+
+    done = [0, 0]  # requests, events
+    errors: Counter[str] = Counter()
+    server_cpu = cpu_seconds_reader(case.get("server_pid"))
+
+    async def worker() -> None:
+        while True:
+            try:
+                events = await one_request()
+            except Exception as exc:
+                errors[type(exc).__name__] += 1
+                await trio.sleep(0.01)
+            else:
+                done[0] += 1
+                done[1] += events or 0
+
+    def sample() -> tuple[int, int, float, float, float | None]:
+        return done[0], done[1], time.perf_counter(), time.process_time(), server_cpu()
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(case["concurrency"]):
+            nursery.start_soon(worker)
+        await trio.sleep(case["warmup"])
+        start = sample()
+        await trio.sleep(case["duration"])
+        end = sample()
+        nursery.cancel_scope.cancel()
+    requests, events = end[0] - start[0], end[1] - start[1]
+    wall, cpu = end[2] - start[2], end[3] - start[3]
+    result = {
+        **case,
+        "requests": requests,
+        "rate": requests / wall,
+        "cpu_us": cpu / requests * 1e6 if requests else None,
+        "cpu_per_event_us": cpu / events * 1e6 if events else None,
+        "client_share": cpu / wall,
+        "errors": dict(errors),
+    }
+    if start[4] is not None and end[4] is not None:
+        result["server_share"] = (end[4] - start[4]) / wall
+    return result
 
 
 def emit_result(result: dict[str, Any]) -> None:

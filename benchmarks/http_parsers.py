@@ -24,9 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +33,7 @@ from _harness import (
     HERE,
     MODEL,
     EmulatorProcess,
-    cpu_seconds_reader,
+    closed_loop,
     describe_machine,
     emit_result,
     emulator_spec,
@@ -58,55 +56,6 @@ HEADERS = {
 }
 
 # -- worker side ---------------------------------------------------------------------------------
-
-
-async def _closed_loop(
-    case: dict[str, Any], one_request: Callable[[], Awaitable[int]]
-) -> dict[str, Any]:
-    """``concurrency`` tasks calling ``one_request`` (which returns its event count) in a loop."""
-    import trio
-
-    done = [0, 0]  # requests, events
-    errors: Counter[str] = Counter()
-    server_cpu = cpu_seconds_reader(case.get("server_pid"))
-
-    async def worker() -> None:
-        while True:
-            try:
-                events = await one_request()
-            except Exception as exc:
-                errors[type(exc).__name__] += 1
-                await trio.sleep(0.01)
-            else:
-                done[0] += 1
-                done[1] += events
-
-    def sample() -> tuple[int, int, float, float, float | None]:
-        return done[0], done[1], time.perf_counter(), time.process_time(), server_cpu()
-
-    async with trio.open_nursery() as nursery:
-        for _ in range(case["concurrency"]):
-            nursery.start_soon(worker)
-        await trio.sleep(case["warmup"])
-        start = sample()
-        await trio.sleep(case["duration"])
-        end = sample()
-        nursery.cancel_scope.cancel()
-    requests, events = end[0] - start[0], end[1] - start[1]
-    wall, cpu = end[2] - start[2], end[3] - start[3]
-    result = {
-        **case,
-        "parser": "httptools" if "httptools" in sys.modules else "h11",
-        "requests": requests,
-        "rate": requests / wall,
-        "cpu_us": cpu / requests * 1e6 if requests else None,
-        "cpu_per_event_us": cpu / events * 1e6 if events else None,
-        "client_share": cpu / wall,
-        "errors": dict(errors),
-    }
-    if start[4] is not None and end[4] is not None:
-        result["server_share"] = (end[4] - start[4]) / wall
-    return result
 
 
 async def _client_case(case: dict[str, Any]) -> dict[str, Any]:
@@ -141,7 +90,7 @@ async def _client_case(case: dict[str, Any]) -> dict[str, Any]:
         return events
 
     async with client:
-        return await _closed_loop(case, one_stream if case["kind"] == "sse" else one_post)
+        return await closed_loop(case, one_stream if case["kind"] == "sse" else one_post)
 
 
 async def _adapter_case(case: dict[str, Any]) -> dict[str, Any]:
@@ -163,7 +112,7 @@ async def _adapter_case(case: dict[str, Any]) -> dict[str, Any]:
         return 0
 
     try:
-        return await _closed_loop(case, one_request)
+        return await closed_loop(case, one_request)
     finally:
         await adapter.aclose()
 
@@ -173,7 +122,9 @@ def worker_main(case_json: str) -> None:
 
     case = json.loads(case_json)
     run = _adapter_case if case["kind"] == "adapter" else _client_case
-    emit_result(trio.run(run, case))
+    result = trio.run(run, case)
+    result["parser"] = "httptools" if "httptools" in sys.modules else "h11"
+    emit_result(result)
 
 
 # -- orchestrating side --------------------------------------------------------------------------

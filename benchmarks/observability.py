@@ -36,6 +36,7 @@ from _harness import (
     HERE,
     MODEL,
     EmulatorProcess,
+    closed_loop,
     describe_machine,
     emit_result,
     emulator_spec,
@@ -45,7 +46,7 @@ from _harness import (
     split_cores,
     verdict,
 )
-from overhead import _closed_loop, orchestrator_config
+from overhead import orchestrator_config
 
 PROMPT = "Summarise the benefits of structured concurrency in one sentence."
 KINDS = ("baseline", "none", "hook", "otel")
@@ -133,7 +134,7 @@ async def _run(case: dict[str, Any]) -> dict[str, Any]:
             if otel is not None:
                 otel[0].clear()  # an exporter keeps every span: the window must not grow memory
 
-        result = await _closed_loop(case, one_request)
+        result = await closed_loop(case, one_request)
     if otel is not None:
         result["metric_points"] = sum(
             len(m.data.data_points)

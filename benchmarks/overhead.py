@@ -27,9 +27,7 @@ import argparse
 import json
 import os
 import sys
-import time
-from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +36,7 @@ from _harness import (
     HERE,
     MODEL,
     EmulatorProcess,
-    cpu_seconds_reader,
+    closed_loop,
     describe_machine,
     emit_result,
     emulator_spec,
@@ -70,52 +68,6 @@ ADAPTER_CONCURRENCY = (128,)
 # -- worker side ---------------------------------------------------------------------------------
 
 
-async def _closed_loop(
-    case: dict[str, Any], one_request: Callable[[], Awaitable[None]]
-) -> dict[str, Any]:
-    """``concurrency`` tasks calling ``one_request`` in a loop; one measured window."""
-    import trio
-
-    done = [0]
-    errors: Counter[str] = Counter()
-    server_cpu = cpu_seconds_reader(case.get("server_pid"))
-
-    async def worker() -> None:
-        while True:
-            try:
-                await one_request()
-            except Exception as exc:
-                errors[type(exc).__name__] += 1
-                await trio.sleep(0.01)
-            else:
-                done[0] += 1
-
-    def sample() -> tuple[int, float, float, float | None]:
-        return done[0], time.perf_counter(), time.process_time(), server_cpu()
-
-    async with trio.open_nursery() as nursery:
-        for _ in range(case["concurrency"]):
-            nursery.start_soon(worker)
-        await trio.sleep(case["warmup"])
-        start = sample()
-        await trio.sleep(case["duration"])
-        end = sample()
-        nursery.cancel_scope.cancel()
-    requests = end[0] - start[0]
-    wall, cpu = end[1] - start[1], end[2] - start[2]
-    result = {
-        **case,
-        "requests": requests,
-        "rate": requests / wall,
-        "cpu_us": cpu / requests * 1e6 if requests else None,
-        "client_share": cpu / wall,
-        "errors": dict(errors),
-    }
-    if start[3] is not None and end[3] is not None:
-        result["server_share"] = (end[3] - start[3]) / wall
-    return result
-
-
 async def _direct(case: dict[str, Any]) -> dict[str, Any]:
     from hafs_actors.transport import create_http_client
 
@@ -137,7 +89,7 @@ async def _direct(case: dict[str, Any]) -> dict[str, Any]:
             raise RuntimeError("empty completion")
 
     async with client:
-        return await _closed_loop(case, one_request)
+        return await closed_loop(case, one_request)
 
 
 async def _adapter(case: dict[str, Any]) -> dict[str, Any]:
@@ -158,7 +110,7 @@ async def _adapter(case: dict[str, Any]) -> dict[str, Any]:
             raise RuntimeError("empty completion")
 
     try:
-        return await _closed_loop(case, one_request)
+        return await closed_loop(case, one_request)
     finally:
         await adapter.aclose()
 
@@ -195,7 +147,7 @@ async def _orchestrator(case: dict[str, Any]) -> dict[str, Any]:
             if not result.content:
                 raise RuntimeError("empty completion")
 
-        return await _closed_loop(case, one_request)
+        return await closed_loop(case, one_request)
 
 
 def worker_main(case_json: str) -> None:

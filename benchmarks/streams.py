@@ -20,16 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
-from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from _harness import (
     BENCH_KEY,
     MODEL,
     EmulatorProcess,
-    cpu_seconds_reader,
+    closed_loop,
     describe_machine,
     emit_result,
     emulator_spec,
@@ -42,45 +40,6 @@ from _harness import (
 CONCURRENCY = (1, 128)
 REPLY_TOKENS = 200
 PROMPT = "Summarise the benefits of structured concurrency in one sentence."
-
-
-async def _closed_loop(
-    case: dict[str, Any], one_stream: Callable[[], Awaitable[int]]
-) -> dict[str, Any]:
-    import trio
-
-    done = [0, 0]  # streams, events
-    errors: Counter[str] = Counter()
-    server_cpu = cpu_seconds_reader(case.get("server_pid"))
-
-    async def worker() -> None:
-        while True:
-            try:
-                events = await one_stream()
-            except Exception as exc:
-                errors[type(exc).__name__] += 1
-                await trio.sleep(0.01)
-            else:
-                done[0] += 1
-                done[1] += events
-
-    async with trio.open_nursery() as nursery:
-        for _ in range(case["concurrency"]):
-            nursery.start_soon(worker)
-        await trio.sleep(case["warmup"])
-        start = (*done, time.perf_counter(), time.process_time(), server_cpu())
-        await trio.sleep(case["duration"])
-        end = (*done, time.perf_counter(), time.process_time(), server_cpu())
-        nursery.cancel_scope.cancel()
-    streams, events = end[0] - start[0], end[1] - start[1]
-    cpu = end[3] - start[3]
-    return {
-        **case,
-        "streams": streams,
-        "events": events,
-        "cpu_per_event_us": cpu / events * 1e6 if events else None,
-        "errors": dict(errors),
-    }
 
 
 async def _bare(case: dict[str, Any]) -> dict[str, Any]:
@@ -108,7 +67,7 @@ async def _bare(case: dict[str, Any]) -> dict[str, Any]:
         return events
 
     async with client:
-        return await _closed_loop(case, one_stream)
+        return await closed_loop(case, one_stream)
 
 
 async def _orchestrator(case: dict[str, Any]) -> dict[str, Any]:
@@ -125,7 +84,7 @@ async def _orchestrator(case: dict[str, Any]) -> dict[str, Any]:
                     events += 1
             return events
 
-        return await _closed_loop(case, one_stream)
+        return await closed_loop(case, one_stream)
 
 
 def worker_main(case_json: str) -> None:
