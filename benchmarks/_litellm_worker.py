@@ -14,10 +14,10 @@ import importlib
 import json
 import sys
 import time
-from collections import Counter
 from typing import Any
 
-from _harness import cpu_seconds_reader, emit_result
+from _asyncio_loop import asyncio_closed_loop
+from _harness import emit_result
 
 
 async def run(case: dict[str, Any]) -> dict[str, Any]:
@@ -40,49 +40,14 @@ async def run(case: dict[str, Any]) -> dict[str, Any]:
         ]
     )
     messages = [{"role": "user", "content": case["prompt"]}]
-    done = [0]
-    errors: Counter[str] = Counter()
-    server_cpu = cpu_seconds_reader(case.get("server_pid"))
 
-    async def worker() -> None:
-        while True:
-            try:
-                response = await router.acompletion(model="bench", messages=messages)
-                if not response.choices[0].message.content:
-                    raise RuntimeError("empty completion")
-            except Exception as exc:
-                errors[type(exc).__name__] += 1
-                await asyncio.sleep(0.01)
-            else:
-                done[0] += 1
+    async def one_request() -> str:
+        response = await router.acompletion(model="bench", messages=messages)
+        return str(response.choices[0].message.content or "")
 
-    def sample() -> tuple[int, float, float, float | None]:
-        return done[0], time.perf_counter(), time.process_time(), server_cpu()
-
-    tasks = [asyncio.create_task(worker()) for _ in range(case["concurrency"])]
-    try:
-        await asyncio.sleep(case["warmup"])
-        start = sample()
-        await asyncio.sleep(case["duration"])
-        end = sample()
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    requests = end[0] - start[0]
-    wall, cpu = end[1] - start[1], end[2] - start[2]
-    result: dict[str, Any] = {
-        **case,
-        "requests": requests,
-        "rate": requests / wall,
-        "cpu_us": cpu / requests * 1e6 if requests else None,
-        "client_share": cpu / wall,
-        "errors": dict(errors),
-        "import_seconds": import_seconds,
-        "litellm_version": getattr(litellm, "__version__", None) or _version(),
-    }
-    if start[3] is not None and end[3] is not None:
-        result["server_share"] = (end[3] - start[3]) / wall
+    result = await asyncio_closed_loop(case, one_request)
+    result["import_seconds"] = import_seconds
+    result["litellm_version"] = getattr(litellm, "__version__", None) or _version()
     return result
 
 

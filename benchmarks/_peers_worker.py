@@ -12,12 +12,11 @@ import asyncio
 import importlib
 import json
 import sys
-import time
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from _harness import cpu_seconds_reader, emit_result
+from _asyncio_loop import asyncio_closed_loop
+from _harness import emit_result
 
 
 def _pydantic_ai(case: dict[str, Any]) -> Callable[[], Awaitable[str]]:
@@ -54,41 +53,7 @@ def _any_llm(case: dict[str, Any]) -> Callable[[], Awaitable[str]]:
 
 async def run(case: dict[str, Any]) -> dict[str, Any]:
     one = {"pydantic-ai": _pydantic_ai, "any-llm": _any_llm}[case["kind"]](case)
-    done = [0]
-    errors: Counter[str] = Counter()
-    server_cpu = cpu_seconds_reader(case.get("server_pid"))
-
-    async def worker() -> None:
-        while True:
-            try:
-                if not await one():
-                    raise RuntimeError("empty completion")
-            except Exception as exc:
-                errors[type(exc).__name__] += 1
-                await asyncio.sleep(0.01)
-            else:
-                done[0] += 1
-
-    tasks = [asyncio.create_task(worker()) for _ in range(case["concurrency"])]
-    try:
-        await asyncio.sleep(case["warmup"])
-        start = (done[0], time.perf_counter(), time.process_time())
-        await asyncio.sleep(case["duration"])
-        end = (done[0], time.perf_counter(), time.process_time())
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    requests = end[0] - start[0]
-    wall, cpu = end[1] - start[1], end[2] - start[2]
-    del server_cpu
-    return {
-        **case,
-        "requests": requests,
-        "rate": requests / wall,
-        "cpu_us": cpu / requests * 1e6 if requests else None,
-        "errors": dict(errors),
-    }
+    return await asyncio_closed_loop(case, one)
 
 
 def main() -> int:
