@@ -503,43 +503,7 @@ class UnifiedOrchestrator:
         ``.fallback_used``...). Raises :class:`AllProvidersFailed` listing every attempt when no
         candidate succeeds, and :class:`OrchestratorClosed` when not running.
         """
-        router = self._require_router()
-        request = generate_request(
-            prompt=prompt,
-            messages=messages,
-            system_prompt=system_prompt,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            top_p=top_p,
-            seed=seed,
-            stop=stop,
-            presence_penalty=presence_penalty,
-            frequency_penalty=frequency_penalty,
-            tools=tools,
-            tool_choice=tool_choice,
-            parallel_tool_calls=parallel_tool_calls,
-            response_format=response_format,
-            invalid_output=invalid_output,
-            reasoning_effort=reasoning_effort,
-            cache_system=cache_system,
-        )
-        spec = route_spec(
-            self.config,
-            "generate",
-            request,
-            *self._names(router),
-            tier=tier,
-            provider=provider,
-            model=model,
-            fallback_providers=fallback_providers,
-            allow_fallback=allow_fallback,
-            timeout=timeout,
-            max_cost=max_cost,
-            extra=extra,
-            drop_unsupported_params=drop_unsupported_params,
-            hedge_after=hedge_after,
-            idempotent=idempotent,
-        )
+        router, spec = self._generation("generate", locals())
         try:
             # No timeout scope here: the router runs the chain under the request's deadline.
             call = _routed(router, spec, RouteGenerate(spec))
@@ -548,6 +512,21 @@ class UnifiedOrchestrator:
         except ActorStopped as exc:
             raise OrchestratorClosed(f"the request was not completed: {exc}") from exc
         return result
+
+    def _generation(self, operation: str, arguments: Mapping[str, Any]) -> tuple[Router, RouteSpec]:
+        """The validated request and route of ``generate``/``stream``, from their arguments
+        (one body for the two signatures, which must stay explicit for users and type checkers;
+        ``tests/orchestrator/test_seams.py`` checks that every parameter is read here)."""
+        router = self._require_router()
+        request = generate_request(**{name: arguments[name] for name in _REQUEST_ARGUMENTS})
+        spec = route_spec(
+            self.config,
+            operation,
+            request,
+            *self._names(router),
+            **{name: arguments[name] for name in _ROUTE_ARGUMENTS},
+        )
+        return router, spec
 
     @asynccontextmanager
     async def stream(
@@ -588,43 +567,7 @@ class UnifiedOrchestrator:
         with :class:`StreamInterruptedError` carrying the partial text. Leaving the block early
         cancels the request and closes the upstream connection.
         """
-        router = self._require_router()
-        request = generate_request(
-            prompt=prompt,
-            messages=messages,
-            system_prompt=system_prompt,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            top_p=top_p,
-            seed=seed,
-            stop=stop,
-            presence_penalty=presence_penalty,
-            frequency_penalty=frequency_penalty,
-            tools=tools,
-            tool_choice=tool_choice,
-            parallel_tool_calls=parallel_tool_calls,
-            response_format=response_format,
-            invalid_output=invalid_output,
-            reasoning_effort=reasoning_effort,
-            cache_system=cache_system,
-        )
-        spec = route_spec(
-            self.config,
-            "stream",
-            request,
-            *self._names(router),
-            tier=tier,
-            provider=provider,
-            model=model,
-            fallback_providers=fallback_providers,
-            allow_fallback=allow_fallback,
-            timeout=timeout,
-            max_cost=max_cost,
-            extra=extra,
-            drop_unsupported_params=drop_unsupported_params,
-            hedge_after=hedge_after,
-            idempotent=idempotent,
-        )
+        router, spec = self._generation("stream", locals())
         send, receive = trio.open_memory_channel[StreamItem](_STREAM_BUFFER)
         outcome = StreamOutcome()
         watch = None if self._observers is None else self._observers.watch_stream(spec)
@@ -803,6 +746,41 @@ async def open_orchestrator(
     """``async with open_orchestrator(...) as orch:``, same as ``UnifiedOrchestrator(...)``."""
     async with UnifiedOrchestrator(config, **kwargs) as orch:
         yield orch
+
+
+#: the arguments of generate()/stream() that make the request, and those that route it
+_REQUEST_ARGUMENTS = (
+    "prompt",
+    "messages",
+    "system_prompt",
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "seed",
+    "stop",
+    "presence_penalty",
+    "frequency_penalty",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "response_format",
+    "invalid_output",
+    "reasoning_effort",
+    "cache_system",
+)
+_ROUTE_ARGUMENTS = (
+    "tier",
+    "provider",
+    "model",
+    "fallback_providers",
+    "allow_fallback",
+    "timeout",
+    "max_cost",
+    "extra",
+    "drop_unsupported_params",
+    "hedge_after",
+    "idempotent",
+)
 
 
 async def _routed(router: Router, spec: RouteSpec, message: RouteGenerate | RouteEmbed) -> Any:

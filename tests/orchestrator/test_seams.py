@@ -97,3 +97,16 @@ def test_one_seed_makes_identical_runs() -> None:
 
     assert run(7) == run(7)
     assert run(7) != run(8)
+
+
+def test_every_generation_argument_is_read() -> None:
+    """generate() and stream() share one body: each of their parameters must reach the request
+    or its route, and the two signatures must stay the same."""
+    import inspect
+
+    from hafs_actors.orchestrator import _orchestrator
+
+    read = {*_orchestrator._REQUEST_ARGUMENTS, *_orchestrator._ROUTE_ARGUMENTS}
+    for method in (UnifiedOrchestrator.generate, UnifiedOrchestrator.stream):
+        parameters = set(inspect.signature(method).parameters) - {"self"}
+        assert parameters == read, method.__name__
